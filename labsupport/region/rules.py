@@ -1,0 +1,82 @@
+"""The registry of AWS rules the region enforces before moto sees a request.
+
+A rule is a function ``check(request, ctx)`` registered for one (service, action). It may:
+
+- raise :class:`~labsupport.region.protocol.AwsError` to refuse the request as AWS would;
+- change ``request.params`` (via ``request.set``) to fix it up the way AWS does silently
+  (for example, canonicalising a CIDR whose host bits are set).
+
+After moto has answered, ``after`` hooks registered the same way may correct moto's models (for
+example, giving a NAT gateway an address from its own subnet). Rules receive a :class:`Context` that
+exposes moto's backends for look-ups; that is why rules live inside the region package.
+
+Keeping every rule in this registry (rather than scattered through middleware code) means one
+place answers the question "which AWS rules does the lab enforce?": :func:`catalogue`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .protocol import AwsRequest
+
+Check = Callable[[AwsRequest, "Context"], None]
+After = Callable[[AwsRequest, "Context", int, bytes], None]
+
+_BEFORE: dict[tuple[str, str], list[Check]] = {}
+_AFTER: dict[tuple[str, str], list[After]] = {}
+
+
+@dataclass
+class Context:
+    """What a rule may consult: the account and region of the request, and moto's backends."""
+
+    account_id: str
+    region: str
+
+    def backend(self, service: str) -> Any:
+        from moto.backends import get_backend
+
+        return get_backend(service)[self.account_id][self.region]  # type: ignore[arg-type]
+
+
+def rule(service: str, *actions: str) -> Callable[[Check], Check]:
+    """Register ``check`` to run before moto for each of ``actions`` of ``service``."""
+
+    def register(check: Check) -> Check:
+        for action in actions:
+            _BEFORE.setdefault((service, action), []).append(check)
+        return check
+
+    return register
+
+
+def after(service: str, *actions: str) -> Callable[[After], After]:
+    """Register a hook to run after moto answered ``actions`` successfully."""
+
+    def register(hook: After) -> After:
+        for action in actions:
+            _AFTER.setdefault((service, action), []).append(hook)
+        return hook
+
+    return register
+
+
+def checks_for(service: str, action: str) -> list[Check]:
+    return _BEFORE.get((service, action), [])
+
+
+def hooks_for(service: str, action: str) -> list[After]:
+    return _AFTER.get((service, action), [])
+
+
+def catalogue() -> list[dict[str, str]]:
+    """Every registered rule with its first docstring line: the list of AWS rules the lab enforces."""
+    rows = []
+    for (service, action), checks in sorted(_BEFORE.items()):
+        for check in checks:
+            doc = (check.__doc__ or "").strip().splitlines()
+            rows.append({"service": service, "action": action, "rule": doc[0] if doc else check.__name__})
+    return rows

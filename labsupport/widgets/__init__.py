@@ -1,0 +1,1 @@
+"""Interactive teaching widgets (ipywidgets + matplotlib PNG), each backed by a widget-free function."""
