@@ -13,11 +13,11 @@ AWS facts used throughout (see ``aws-behaviour.md`` §1 in the project's shared 
   :func:`parse` is strict by default so the lab can *show* that instead of hiding it.
 * IPv6 subnets are always a **/64** (Amazon-provided VPC IPv6 blocks are /56).
 
-Quick tour::
+Quick tour (each result prints as readable text)::
 
-    >>> print(address_counts("10.0.0.0/24"))            # 256 total, 5 reserved by role, 251 usable
-    >>> plan_layout("10.0.0.0/20", ["us-west-2a", "us-west-2b"], [("public", 24), ("app-private", 24)])
-    >>> print(bits("10.0.0.0/28").dotted)               # 00001010.00000000.00000000.0000|0000
+    print(address_counts("10.0.0.0/24"))   # 256 total, the 5 reserved by role, 251 usable
+    print(plan_layout("10.0.0.0/20", ["us-west-2a", "us-west-2b"], [("public", 24), ("app-private", 24)]))
+    print(bits("10.0.0.0/28").dotted)      # 00001010.00000000.00000000.0000|0000
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import string
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Literal, Union
+from typing import Literal
 
 from labsupport.errors import LabError
 
@@ -103,8 +103,8 @@ the whole plan).
 # notebook kernel; 4,096 is a /16 cut into /28s, the biggest split AWS itself allows.
 _MAX_BLOCKS = 4096
 
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-CidrLike = Union[str, ipaddress.IPv4Network, ipaddress.IPv6Network]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+CidrLike = str | ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _CIDR_FORM = "a.b.c.d/n: four numbers 0-255 separated by dots, a slash, and a prefix length 0-32 (e.g. 10.0.0.0/16)"
 
@@ -123,6 +123,11 @@ def _size_text(prefix: int) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def _is_number(text: str) -> bool:
+    # ASCII only: str.isdigit() also accepts characters such as "²" that int() then rejects.
+    return text.isascii() and text.isdigit()
+
+
 def _neighbours(net: Network) -> tuple[Network, Network | None]:
     """The aligned block that holds ``net``'s start, and the next aligned block (None at the end)."""
     above_start = int(net.network_address) + net.num_addresses
@@ -132,7 +137,7 @@ def _neighbours(net: Network) -> tuple[Network, Network | None]:
     return net, cls((above_start, net.prefixlen))
 
 
-def _host_bits_error(text: str, address: ipaddress._BaseAddress, net: Network) -> LabError:
+def _host_bits_error(text: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, net: Network) -> LabError:
     below, above = _neighbours(net)
     offset = int(address) - int(net.network_address)
     starts = f"{below} and {above}" if above is not None else f"{below}"
@@ -151,7 +156,7 @@ def _host_bits_error(text: str, address: ipaddress._BaseAddress, net: Network) -
 
 
 def _parse_ipv6(text: str, addr_text: str, prefix_text: str, strict: bool) -> ipaddress.IPv6Network:
-    if not prefix_text.isdigit() or not 0 <= int(prefix_text) <= 128:
+    if not _is_number(prefix_text) or not 0 <= int(prefix_text) <= 128:
         raise LabError(
             f"'{text}' has prefix '/{prefix_text}', but an IPv6 prefix length is a number from 0 to 128.",
             "Write it like 2001:db8::/56 (an Amazon-provided VPC block) or 2001:db8::/64 (a subnet).",
@@ -197,7 +202,7 @@ def parse(cidr: CidrLike, *, strict: bool = True) -> Network:
     if "/" not in text:
         raise LabError(
             f"'{text}' has no '/n' prefix length, so it does not say how big the block is "
-            "(AWS answers InvalidVpc.Range for a VPC without one).",
+            "(the EC2 API rejects it: InvalidVpc.Range for a VPC).",
             f"Add the prefix length: {text}/16 is 65,536 addresses, {text}/24 is 256. Form: {_CIDR_FORM}.",
         )
     if text.count("/") > 1:
@@ -206,7 +211,7 @@ def parse(cidr: CidrLike, *, strict: bool = True) -> Network:
     if ":" in addr_text:
         return _parse_ipv6(text, addr_text, prefix_text, strict)
 
-    if not prefix_text.isdigit() or not 0 <= int(prefix_text) <= 32:
+    if not _is_number(prefix_text) or not 0 <= int(prefix_text) <= 32:
         raise LabError(
             f"'{text}' has prefix '/{prefix_text}', but an IPv4 prefix length is a whole number from "
             "0 to 32 (AWS VPCs and subnets use /16 to /28).",
@@ -216,7 +221,7 @@ def parse(cidr: CidrLike, *, strict: bool = True) -> Network:
     octets = addr_text.split(".")
     if len(octets) != 4:
         fix = f"Write all four numbers, in the form {_CIDR_FORM}."
-        if 0 < len(octets) < 4 and all(o.isdigit() for o in octets):
+        if 0 < len(octets) < 4 and all(_is_number(o) for o in octets):
             padded = ".".join(octets + ["0"] * (4 - len(octets)))
             fix = f"Write all four numbers, e.g. {padded}/{prefix}. Form: {_CIDR_FORM}."
         raise LabError(
@@ -224,7 +229,7 @@ def parse(cidr: CidrLike, *, strict: bool = True) -> Network:
             fix,
         )
     for octet in octets:
-        if not octet.isdigit():
+        if not _is_number(octet):
             raise LabError(
                 f"'{text}': '{octet}' is not a number; each of the four parts is a decimal number 0-255.",
                 f"Write it in the form {_CIDR_FORM}.",
@@ -280,7 +285,7 @@ class ReservedAddress:
     role: str
 
     def __str__(self) -> str:
-        return f"{self.label:<7} {str(self.address):<15} {self.role}"
+        return f"{self.label:<7} {self.address!s:<15} {self.role}"
 
 
 @dataclass(frozen=True)
@@ -419,7 +424,9 @@ def check_vpc_cidr(cidr: CidrLike) -> CidrCheck:
             raise LabError(
                 f"{net}: an IPv6 VPC block here is a /{AWS_IPV6_VPC_PREFIX}, not a /{net.prefixlen} "
                 f"(Amazon provides /{AWS_IPV6_VPC_PREFIX} blocks; every IPv6 subnet is a /{AWS_IPV6_SUBNET_PREFIX}).",
-                f"Use a /{AWS_IPV6_VPC_PREFIX}, e.g. {ipaddress.ip_network((net.network_address, AWS_IPV6_VPC_PREFIX), strict=False)}.",
+                f"Use a /{AWS_IPV6_VPC_PREFIX}, e.g. {net.supernet(new_prefix=AWS_IPV6_VPC_PREFIX)}."
+                if net.prefixlen > AWS_IPV6_VPC_PREFIX
+                else f"Use a /{AWS_IPV6_VPC_PREFIX}, e.g. {next(net.subnets(new_prefix=AWS_IPV6_VPC_PREFIX))}.",
             )
         return CidrCheck(str(cidr), net, "VPC", warnings=tuple(_canonical_warning(cidr, net)))
     if net.prefixlen < AWS_MIN_PREFIX:
@@ -469,7 +476,7 @@ def check_subnet_cidr(
         if net.prefixlen != AWS_IPV6_SUBNET_PREFIX:
             raise LabError(
                 f"{net}: AWS IPv6 subnets are always a /{AWS_IPV6_SUBNET_PREFIX}; a /{net.prefixlen} is not allowed.",
-                f"Use a /{AWS_IPV6_SUBNET_PREFIX}, e.g. {ipaddress.ip_network((net.network_address, 64), strict=False)}.",
+                f"Use a /{AWS_IPV6_SUBNET_PREFIX}, e.g. {ipaddress.IPv6Network((net.network_address, 64), False)}.",
             )
     else:
         if net.prefixlen < AWS_MIN_PREFIX:
@@ -481,7 +488,8 @@ def check_subnet_cidr(
     if not home:
         vpc_text = ", ".join(f"{b} ({b.network_address} - {b.broadcast_address})" for b in vpc_blocks)
         if any(b.subnet_of(net) and b != net for b in same_family):  # type: ignore[arg-type]
-            why = f"it is bigger than the VPC (a /{net.prefixlen} cannot fit in a /{max(b.prefixlen for b in same_family)})"
+            biggest = min(b.prefixlen for b in same_family)
+            why = f"it is bigger than the VPC (a /{net.prefixlen} cannot fit in a /{biggest})"
         elif not same_family:
             why = f"the VPC has no IPv{net.version} block"
         else:
@@ -489,7 +497,8 @@ def check_subnet_cidr(
         suggestion = _suggest_free(same_family, net.prefixlen, used)
         fix = f"Pick a /{net.prefixlen} inside the VPC" + (f", e.g. {suggestion}." if suggestion else ".")
         if same_family and net.prefixlen < min(b.prefixlen for b in same_family):
-            fix = f"Make the subnet /{min(b.prefixlen for b in same_family)} or smaller (a longer prefix) and place it inside the VPC."
+            limit = min(b.prefixlen for b in same_family)
+            fix = f"Make the subnet /{limit} or smaller (a longer prefix) and place it inside the VPC."
         raise LabError(
             f"Subnet {net} does not fit in VPC {vpc_text}: {why}. AWS answers InvalidSubnet.Range: "
             f"\"The CIDR '{net}' is invalid.\"",
@@ -505,7 +514,7 @@ def check_subnet_cidr(
                 + (
                     f", e.g. {suggestion}."
                     if suggestion
-                    else "; this VPC block has no free one of that size left, so use a smaller prefix or add a secondary CIDR."
+                    else "; none of that size is left, so use a smaller prefix or add a secondary CIDR."
                 ),
             )
     return CidrCheck(str(subnet), net, "subnet", vpc=tuple(vpc_blocks), warnings=tuple(warnings))
@@ -620,7 +629,8 @@ def next_aligned(
     aligned = -(-start // size) * size
     if aligned + size - 1 > 2**32 - 1:
         raise LabError(
-            f"No /{prefix} block starts at or after {ipaddress.IPv4Address(min(start, 2**32 - 1))}: it would run past 255.255.255.255.",
+            f"No /{prefix} block starts at or after {ipaddress.IPv4Address(min(start, 2**32 - 1))}: "
+            "it would run past 255.255.255.255.",
             "Start earlier in the address space or use a smaller block (a longer prefix).",
         )
     result = ipaddress.IPv4Network((aligned, prefix))
@@ -650,9 +660,10 @@ def split(cidr: CidrLike, new_prefix: int) -> tuple[ipaddress.IPv4Network, ...]:
     _check_int(new_prefix, "new_prefix", 0, 32, f"Use a prefix from /{net.prefixlen} to /{AWS_MAX_PREFIX}.")
     if new_prefix < net.prefixlen:
         raise LabError(
-            f"Cannot split {net} into /{new_prefix} blocks: a /{new_prefix} is bigger than the /{net.prefixlen} itself. "
+            f"Cannot split {net} into /{new_prefix} blocks: a /{new_prefix} is bigger than the block itself. "
             "Splitting makes the prefix longer (the blocks smaller).",
-            f"Use a new prefix from /{net.prefixlen} to /{AWS_MAX_PREFIX}, e.g. split('{net}', {min(net.prefixlen + 1, AWS_MAX_PREFIX)}).",
+            f"Use a new prefix from /{net.prefixlen} to /{AWS_MAX_PREFIX}, "
+            f"e.g. split('{net}', {min(net.prefixlen + 1, AWS_MAX_PREFIX)}).",
         )
     if new_prefix > AWS_MAX_PREFIX:
         raise LabError(
@@ -662,7 +673,8 @@ def split(cidr: CidrLike, new_prefix: int) -> tuple[ipaddress.IPv4Network, ...]:
     count = 2 ** (new_prefix - net.prefixlen)
     if count > _MAX_BLOCKS:
         raise LabError(
-            f"Splitting {net} into /{new_prefix} blocks makes {count:,} blocks, more than the {_MAX_BLOCKS:,} this lab lists.",
+            f"Splitting {net} into /{new_prefix} blocks makes {count:,} blocks, "
+            f"more than the {_MAX_BLOCKS:,} this lab lists.",
             f"Split a smaller block, or use a shorter new prefix (at most /{net.prefixlen + 12}).",
         )
     return tuple(net.subnets(new_prefix=new_prefix))
@@ -803,17 +815,20 @@ def split_tree(
         if p <= previous:
             raise LabError(
                 f"split_tree levels must get strictly longer: /{p} after /{previous}.",
-                f"List increasing prefixes longer than /{net.prefixlen}, e.g. [{net.prefixlen + 1}, {net.prefixlen + 2}].",
+                f"List increasing prefixes longer than /{net.prefixlen}, "
+                f"e.g. [{net.prefixlen + 1}, {net.prefixlen + 2}].",
             )
         previous = p
     if prefixes and prefixes[-1] > AWS_MAX_PREFIX:
         raise LabError(
-            f"The last level /{prefixes[-1]} is smaller than AWS allows: the smallest subnet is {_size_text(AWS_MAX_PREFIX)}.",
+            f"The last level /{prefixes[-1]} is smaller than AWS allows: "
+            f"the smallest subnet is {_size_text(AWS_MAX_PREFIX)}.",
             f"Stop at /{AWS_MAX_PREFIX} or earlier.",
         )
     if prefixes and 2 ** (prefixes[-1] - net.prefixlen) > _MAX_BLOCKS:
         raise LabError(
-            f"The tree would have {2 ** (prefixes[-1] - net.prefixlen):,} leaves, more than the {_MAX_BLOCKS:,} this lab draws.",
+            f"The tree would have {2 ** (prefixes[-1] - net.prefixlen):,} leaves, "
+            f"more than the {_MAX_BLOCKS:,} this lab draws.",
             f"Stop at /{net.prefixlen + 12} or earlier.",
         )
     allocs = _allocations(allocated)
@@ -957,7 +972,7 @@ class Layout:
             f"{self.usable:,} usable, {self.free_addresses:,} free ({self.utilisation:.0%} planned)",
         ]
         for s in self.subnets:
-            lines.append(f"  {s.name:<{width}}  {s.az:<12} {str(s.cidr):<18} {s.usable:>6,} usable")
+            lines.append(f"  {s.name:<{width}}  {s.az:<12} {s.cidr!s:<18} {s.usable:>6,} usable")
         lines.append("  free: " + (", ".join(map(str, self.free)) or "none"))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -1001,7 +1016,8 @@ def _normalise_tiers(tiers: object) -> tuple[TierSpec, ...]:
             )
         _check_int(
             spec.prefix, f"Tier '{spec.name}' prefix", AWS_MIN_PREFIX, AWS_MAX_PREFIX,
-            f"AWS subnets are /{AWS_MIN_PREFIX} to /{AWS_MAX_PREFIX}; use size_for_hosts() to pick one from a host count.",
+            f"AWS subnets are /{AWS_MIN_PREFIX} to /{AWS_MAX_PREFIX}; "
+            "use size_for_hosts() to pick one from a host count.",
         )  # fmt: skip
         result.append(spec)
     if not result:
@@ -1025,7 +1041,8 @@ def _normalise_azs(azs: object) -> tuple[str, ...]:
     if not result:
         raise LabError(
             "No Availability Zones were given.",
-            "Give at least one AZ (AWS recommends two or more; an ALB needs subnets in two), e.g. ['us-west-2a', 'us-west-2b'].",
+            "Give at least one AZ (AWS recommends two or more; an ALB needs subnets in two), "
+            "e.g. ['us-west-2a', 'us-west-2b'].",
         )
     for az in result:
         if not isinstance(az, str) or not az.strip():
@@ -1033,7 +1050,8 @@ def _normalise_azs(azs: object) -> tuple[str, ...]:
     dupes = sorted({a for a in result if result.count(a) > 1})
     if dupes:
         raise LabError(
-            f"AZs must be unique; repeated: {', '.join(dupes)}. A subnet lives in exactly one AZ, so one subnet per tier per AZ.",
+            f"AZs must be unique; repeated: {', '.join(dupes)}. "
+            "A subnet lives in exactly one AZ, so the plan has one subnet per tier per AZ.",
             "List each AZ once.",
         )
     return result
@@ -1042,7 +1060,14 @@ def _normalise_azs(azs: object) -> tuple[str, ...]:
 def _names(
     tiers: Sequence[TierSpec], azs: Sequence[str], project: str, name_pattern: str
 ) -> dict[tuple[str, str], str]:
-    fields = {f for _, f, _, _ in string.Formatter().parse(name_pattern) if f is not None}
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(name_pattern) if f is not None}
+    except ValueError as err:
+        raise LabError(
+            f"name_pattern {name_pattern!r} is not a valid format string ({err}).",
+            f"Write fields in single braces, e.g. {DEFAULT_NAME_PATTERN!r}; "
+            "double a brace ({{ or }}) to keep it as text.",
+        ) from None
     unknown = fields - _PATTERN_FIELDS
     if unknown:
         raise LabError(
@@ -1054,9 +1079,16 @@ def _names(
     for tier in tiers:
         for n, az in enumerate(azs, start=1):
             index += 1
-            names[(tier.name, az)] = name_pattern.format(
-                project=project, tier=tier.name, n=n, az=az, az_letter=_az_letter(az), index=index
-            )
+            try:
+                names[(tier.name, az)] = name_pattern.format(
+                    project=project, tier=tier.name, n=n, az=az, az_letter=_az_letter(az), index=index
+                )
+            except ValueError as err:  # a format spec that does not suit the value, e.g. {tier:d}
+                raise LabError(
+                    f"name_pattern {name_pattern!r} cannot be filled in ({err}).",
+                    f"Drop the ':' format spec or match it to the value (n and index are numbers), "
+                    f"e.g. {DEFAULT_NAME_PATTERN!r}.",
+                ) from None
     values = list(names.values())
     dupes = sorted({v for v in values if values.count(v) > 1})
     if dupes:
@@ -1112,7 +1144,7 @@ def plan_layout(
         if t.prefix < vpc.prefixlen:
             raise LabError(
                 f"Tier '{t.name}' wants /{t.prefix} subnets, which are bigger than the whole VPC {vpc}.",
-                f"Use /{vpc.prefixlen} or a longer prefix for '{t.name}', or a bigger VPC (e.g. a /{t.prefix - 1 if t.prefix > AWS_MIN_PREFIX else AWS_MIN_PREFIX}).",
+                f"Use /{vpc.prefixlen} or a longer prefix for '{t.name}', or a VPC bigger than /{t.prefix}.",
             )
     names = _names(tier_list, az_list, project, name_pattern)
     n_az = len(az_list)
@@ -1133,20 +1165,17 @@ def plan_layout(
         slot_bits = math.ceil(math.log2(len(tier_list))) if len(tier_list) > 1 else 0
         slot_prefix = vpc.prefixlen + slot_bits
         slot_size = 2 ** (32 - slot_prefix)
-        short = [
-            (t, 2 ** (32 - t.prefix) * n_az)
-            for t in tier_list
-            if t.prefix < slot_prefix or 2 ** (32 - t.prefix) * n_az > slot_size
-        ]
+        short = [(t, 2 ** (32 - t.prefix) * n_az) for t in tier_list if 2 ** (32 - t.prefix) * n_az > slot_size]
         if short:
             raise _gapped_error(vpc, tier_list, n_az, need, slot_prefix, slot_bits, short)
         for ti, t in enumerate(tier_list):
             start = base + ti * slot_size
             for ai, az in enumerate(az_list):
                 cidrs[(t.name, az)] = ipaddress.IPv4Network((start + ai * 2 ** (32 - t.prefix), t.prefix))
-        notes = range_warnings + (
+        notes = (
+            *range_warnings,
             f"gapped: {2**slot_bits} tier slot(s) of /{slot_prefix} ({slot_size:,} addresses); "
-            f"tier i starts at slot i, the rest of each slot is room to grow.",
+            "tier i starts at slot i, the rest of each slot is room to grow.",
         )
 
     subnets = tuple(
@@ -1182,9 +1211,7 @@ def _dense_error(vpc: ipaddress.IPv4Network, tiers: Sequence[TierSpec], n_az: in
     sizes = " + ".join(f"{n_az} x /{t.prefix}" for t in tiers)
     options = []
     if fit_prefix >= AWS_MIN_PREFIX:
-        options.append(
-            f"a bigger VPC (/{fit_prefix}, e.g. {ipaddress.ip_network((vpc.network_address, fit_prefix), strict=False)})"
-        )
+        options.append(f"a bigger VPC (/{fit_prefix}, e.g. {vpc.supernet(new_prefix=fit_prefix)})")
     options.append(_shrink_hint(tiers, shift))
     return LabError(
         f"The plan does not fit in VPC {vpc}: {sizes} need {need:,} addresses but the VPC has {vpc.num_addresses:,} "
@@ -1385,10 +1412,12 @@ def _meaning(a: str, b: str, relation: Relation, shared: str, kind: str) -> str:
             "move it to a free block of the VPC."
         )
     lead = {
-        "equal": f"{a} and {b} use exactly the same addresses ({shared}); copied templates with unchanged CIDRs are the usual cause.",
+        "equal": f"{a} and {b} use exactly the same addresses ({shared}); "
+        "copied templates with unchanged CIDRs are the usual cause.",
         "contains": f"{a} contains all of {b} ({shared}).",
         "inside": f"{a} lies inside {b} ({shared}).",
-        "partial": f"{a} and {b} share part of their addresses ({shared}); even a partial overlap, or one on a secondary CIDR, counts.",
+        "partial": f"{a} and {b} share part of their addresses ({shared}); "
+        "even a partial overlap, or one on a secondary CIDR, counts.",
     }[relation]
     return (
         f"{lead} These two VPCs/networks can never be peered or share a Transit Gateway route: "
@@ -1482,7 +1511,8 @@ WELL_KNOWN_RANGES: tuple[WellKnownRange, ...] = (
     ),
     _wk(
         "192.168.0.0/16", "home and office routers", "clash",
-        "home routers and many VPN clients hand out 192.168.x.y addresses, so people working from home may not reach these VPC addresses.",
+        "home routers and many VPN clients hand out 192.168.x.y addresses, "
+        "so people working from home may not reach these VPC addresses.",
     ),
     _wk("0.0.0.0/8", "'this network' (RFC 1122)", "special", "special-purpose block; never use it for a VPC."),
     _wk("127.0.0.0/8", "loopback", "special", "every host's own loopback; never use it for a VPC."),
@@ -1550,8 +1580,8 @@ def classify_range(cidr: CidrLike) -> RangeReport:
             notes.append(f"{net} {how} {r.network} ({r.name}): {r.note}")
     if public:
         warnings.append(
-            f"not private: {public:,} of {net.num_addresses:,} addresses in {net} are public internet addresses. "
-            "AWS allows it but it will clash with the internet: hosts in the VPC can no longer reach the real "
+            f"not private: AWS allows it but it will clash with the internet: {public:,} of {net.num_addresses:,} "
+            f"addresses in {net} are public internet addresses, so hosts in the VPC can no longer reach the real "
             "servers at those addresses. Use an RFC 1918 block such as 10.0.0.0/16."
         )
     return RangeReport(

@@ -245,13 +245,22 @@ def explain_route(route_table: RouteTable, destination_ip: str) -> RouteDecision
 # ---------------------------------------------------------------------- public or private
 @dataclass(frozen=True)
 class PublicVerdict:
-    """Whether a subnet is public, and why. Truthy when public."""
+    """Whether a subnet is public, and why. Truthy when public.
+
+    ``why`` is the route-table fact that decides it; ``reason`` is the full sentence.
+    """
 
     subnet: Subnet
     public: bool
-    reason: str
+    why: str
     choice: RouteTableChoice
     default_route: Route | None
+
+    @property
+    def reason(self) -> str:
+        """``"<subnet> is public|private: <why> 'Public' is a route-table fact ..."``."""
+        word = "public" if self.public else "private"
+        return f"{self.subnet.label} is {word}: {self.why} 'Public' is a route-table fact, not a subnet setting."
 
     def __bool__(self) -> bool:
         return self.public
@@ -279,52 +288,26 @@ def is_public_subnet(snapshot: VpcSnapshot, subnet: str | Subnet) -> PublicVerdi
     s = choice.subnet
     where = _association_words(choice)
     route = choice.route_table.route_to("0.0.0.0/0")
-    suffix = " 'Public' is a route-table fact, not a subnet setting."
     if route is None:
-        return PublicVerdict(
-            s,
-            False,
-            f"{s.label} is private: {where} has no 0.0.0.0/0 route, so traffic for the internet "
-            "has nowhere to go." + suffix,
-            choice,
-            None,
-        )
+        why = f"{where} has no 0.0.0.0/0 route, so traffic for the internet has nowhere to go."
+        return PublicVerdict(s, False, why, choice, None)
     if route.target_kind != "igw":
-        return PublicVerdict(
-            s,
-            False,
-            f"{s.label} is private: {where} sends 0.0.0.0/0 to {_target_words(route)}, not to "
-            "an internet gateway." + suffix,
-            choice,
-            route,
-        )
+        why = f"{where} sends 0.0.0.0/0 to {_target_words(route)}, not to an internet gateway."
+        return PublicVerdict(s, False, why, choice, route)
     if route.state == "blackhole":
-        return PublicVerdict(
-            s,
-            False,
-            f"{s.label} is private: {where} sends 0.0.0.0/0 to {route.target_id}, but that "
-            "route is a blackhole (the internet gateway was detached or deleted)." + suffix,
-            choice,
-            route,
+        why = (
+            f"{where} sends 0.0.0.0/0 to {route.target_id}, but that route is a blackhole "
+            "(the internet gateway was detached or deleted)."
         )
+        return PublicVerdict(s, False, why, choice, route)
     if snapshot.internet_gateway(route.target_id) is None:
-        return PublicVerdict(
-            s,
-            False,
-            f"{s.label} is private: {where} sends 0.0.0.0/0 to {route.target_id}, but that "
-            f"internet gateway is not attached to {snapshot.vpc.label}, so the route leads "
-            "nowhere." + suffix,
-            choice,
-            route,
+        why = (
+            f"{where} sends 0.0.0.0/0 to {route.target_id}, but that internet gateway is not "
+            f"attached to {snapshot.vpc.label}, so the route leads nowhere."
         )
-    return PublicVerdict(
-        s,
-        True,
-        f"{s.label} is public: {where} sends 0.0.0.0/0 to internet gateway "
-        f"{route.target_id}." + suffix,
-        choice,
-        route,
-    )
+        return PublicVerdict(s, False, why, choice, route)
+    why = f"{where} sends 0.0.0.0/0 to internet gateway {route.target_id}."
+    return PublicVerdict(s, True, why, choice, route)
 
 
 # ---------------------------------------------------------------------- way out to the internet
@@ -381,7 +364,7 @@ def internet_path(snapshot: VpcSnapshot, subnet: str | Subnet) -> InternetPath:
         return InternetPath(
             s,
             "none",
-            f"{s.label} has no way to the internet: {verdict.reason.split(': ', 1)[1]}",
+            f"{s.label} has no way to the internet: {verdict.why}",
         )
     if route.target_kind != "nat":
         return InternetPath(
@@ -433,7 +416,7 @@ def internet_path(snapshot: VpcSnapshot, subnet: str | Subnet) -> InternetPath:
             s,
             "none",
             f"{s.label} sends 0.0.0.0/0 to NAT gateway {nat.label}, but that NAT gateway sits in "
-            f"{nat_subnet.label}, which is private itself ({nat_verdict.reason.split(': ', 1)[1]}) "
+            f"{nat_subnet.label}, which is private itself: {nat_verdict.why} "
             "So the path is broken: a NAT gateway must sit in a public subnet.",
             nat_gateway=nat,
             via_subnet=nat_subnet,

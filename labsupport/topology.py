@@ -32,7 +32,10 @@ __all__ = [
     "Subnet",
     "Vpc",
     "VpcSnapshot",
+    "example_describe",
+    "example_snapshot",
     "snapshot",
+    "snapshot_from_describe_map",
     "snapshot_from_dicts",
 ]
 
@@ -387,8 +390,7 @@ class VpcSnapshot:
                 return s
         raise LabError(
             f"There is no subnet called {key!r} in {self.vpc.label}.",
-            f"Use one of the subnets it has: {self._subnet_names()} (or take a new snapshot "
-            "if you just created it).",
+            f"Use one of the subnets it has: {self._subnet_names()} (or take a new snapshot if you just created it).",
         )
 
     def _subnet_names(self) -> str:
@@ -743,9 +745,231 @@ def snapshot(ec2_client: Any, vpc_id: str) -> VpcSnapshot:
     # DescribeNatGateways spells its filter parameter "Filter", not "Filters".
     nats = _describe_all(ec2_client, "describe_nat_gateways", "NatGateways", Filter=by_vpc)
     sgs = _describe_all(ec2_client, "describe_security_groups", "SecurityGroups", Filters=by_vpc)
-    enis = _describe_all(
-        ec2_client, "describe_network_interfaces", "NetworkInterfaces", Filters=by_vpc
+    enis = _describe_all(ec2_client, "describe_network_interfaces", "NetworkInterfaces", Filters=by_vpc)
+    return VpcSnapshot.from_describe(vpcs, subnets, route_tables, igws, nats, sgs, enis, vpc_id=vpc_id)
+
+
+# ---------------------------------------------------------------------- the workbook's sample VPC
+def example_describe() -> dict[str, Any]:
+    """Describe-shaped dicts of the workbook's lab network, for offline demos and tests.
+
+    my-workspace-vpc 10.0.0.0/20 in us-west-2: public subnets 10.0.1.0/24 (2a) and 10.0.2.0/24
+    (2b) on a route table sending 0.0.0.0/0 to the internet gateway; private subnets 10.0.0.0/24
+    (2a) and 10.0.3.0/24 (2b) on a route table sending 0.0.0.0/0 to one NAT gateway in the public
+    2a subnet; security groups ``my-app-lb-sg`` (HTTP 80 from anywhere, test port 9000 from one
+    developer address) and ``my-app-sg`` (80 only from the load balancer's group); ENIs for the
+    load balancer, one task and the NAT gateway. Public addresses come from the documentation
+    ranges (RFC 5737), so nothing here names a real host. Returns fresh dicts on every call, keyed
+    like the describe responses (``Vpcs``, ``Subnets``, ``RouteTables`` ...), ready for
+    :func:`snapshot_from_describe_map` (or :func:`example_snapshot`, which does exactly that).
+    """
+    vpc = "vpc-0a1b2c3d4e5f60001"
+    igw = "igw-0a1b2c3d4e5f60001"
+    nat = "nat-0a1b2c3d4e5f60001"
+    sub = {
+        "private1-a": "subnet-0a1b2c3d4e5f60001",
+        "public1-a": "subnet-0a1b2c3d4e5f60002",
+        "public2-b": "subnet-0a1b2c3d4e5f60003",
+        "private2-b": "subnet-0a1b2c3d4e5f60004",
+    }
+    sg_default, sg_lb, sg_app = (
+        "sg-0a1b2c3d4e5f60001",
+        "sg-0a1b2c3d4e5f60002",
+        "sg-0a1b2c3d4e5f60003",
     )
+
+    def name(value: str) -> list[dict[str, str]]:
+        return [{"Key": "Name", "Value": value}]
+
+    def subnet(key: str, cidr: str, az: str, used: int) -> dict[str, Any]:
+        return {
+            "SubnetId": sub[key],
+            "VpcId": vpc,
+            "CidrBlock": cidr,
+            "AvailabilityZone": az,
+            "AvailableIpAddressCount": 251 - used,
+            "MapPublicIpOnLaunch": False,
+            "Tags": name(f"my-workspace-subnet-app-{key}"),
+        }
+
+    local = {"DestinationCidrBlock": "10.0.0.0/20", "GatewayId": "local", "State": "active"}
+    everything_out = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    return {
+        "Vpcs": [
+            {
+                "VpcId": vpc,
+                "CidrBlock": "10.0.0.0/20",
+                "State": "available",
+                "Tags": name("my-workspace-vpc"),
+            }
+        ],
+        "Subnets": [
+            subnet("private1-a", "10.0.0.0/24", "us-west-2a", 1),
+            subnet("public1-a", "10.0.1.0/24", "us-west-2a", 2),
+            subnet("public2-b", "10.0.2.0/24", "us-west-2b", 1),
+            subnet("private2-b", "10.0.3.0/24", "us-west-2b", 0),
+        ],
+        "RouteTables": [
+            {
+                "RouteTableId": "rtb-0a1b2c3d4e5f60001",
+                "VpcId": vpc,
+                "Associations": [{"Main": True, "AssociationState": {"State": "associated"}}],
+                "Routes": [dict(local)],
+                "Tags": name("my-workspace-rtb-main"),
+            },
+            {
+                "RouteTableId": "rtb-0a1b2c3d4e5f60002",
+                "VpcId": vpc,
+                "Associations": [
+                    {"Main": False, "SubnetId": sub["public1-a"]},
+                    {"Main": False, "SubnetId": sub["public2-b"]},
+                ],
+                # The default route is listed first on purpose: order never decides a route.
+                "Routes": [
+                    {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw, "State": "active"},
+                    dict(local),
+                ],
+                "Tags": name("my-workspace-rtb-public1-a"),
+            },
+            {
+                "RouteTableId": "rtb-0a1b2c3d4e5f60003",
+                "VpcId": vpc,
+                "Associations": [
+                    {"Main": False, "SubnetId": sub["private1-a"]},
+                    {"Main": False, "SubnetId": sub["private2-b"]},
+                ],
+                "Routes": [
+                    dict(local),
+                    {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": nat, "State": "active"},
+                ],
+                "Tags": name("my-workspace-rtb-private1-a"),
+            },
+        ],
+        "InternetGateways": [
+            {
+                "InternetGatewayId": igw,
+                "Attachments": [{"VpcId": vpc, "State": "available"}],
+                "Tags": name("my-workspace-igw"),
+            }
+        ],
+        "NatGateways": [
+            {
+                "NatGatewayId": nat,
+                "VpcId": vpc,
+                "SubnetId": sub["public1-a"],
+                "State": "available",
+                "ConnectivityType": "public",
+                "NatGatewayAddresses": [{"PrivateIp": "10.0.1.200", "PublicIp": "198.51.100.7"}],
+                "Tags": name("my-workspace-nat-a"),
+            }
+        ],
+        "SecurityGroups": [
+            {
+                "GroupId": sg_default,
+                "GroupName": "default",
+                "Description": "default VPC security group",
+                "VpcId": vpc,
+                "IpPermissions": [{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": sg_default}]}],
+                "IpPermissionsEgress": everything_out,
+            },
+            {
+                "GroupId": sg_lb,
+                "GroupName": "my-app-lb-sg",
+                "Description": "load balancer: HTTP from anywhere, test port from the developer",
+                "VpcId": vpc,
+                "IpPermissions": [
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 80,
+                        "ToPort": 80,
+                        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                    },
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 9000,
+                        "ToPort": 9000,
+                        "IpRanges": [{"CidrIp": "203.0.113.25/32", "Description": "developer"}],
+                    },
+                ],
+                "IpPermissionsEgress": everything_out,
+            },
+            {
+                "GroupId": sg_app,
+                "GroupName": "my-app-sg",
+                "Description": "app tasks: HTTP only from the load balancer",
+                "VpcId": vpc,
+                "IpPermissions": [
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 80,
+                        "ToPort": 80,
+                        "UserIdGroupPairs": [{"GroupId": sg_lb}],
+                    }
+                ],
+                "IpPermissionsEgress": everything_out,
+            },
+        ],
+        "NetworkInterfaces": [
+            {
+                "NetworkInterfaceId": "eni-0a1b2c3d4e5f60001",
+                "VpcId": vpc,
+                "SubnetId": sub["public1-a"],
+                "PrivateIpAddress": "10.0.1.10",
+                "Association": {"PublicIp": "198.51.100.10"},
+                "Groups": [{"GroupId": sg_lb, "GroupName": "my-app-lb-sg"}],
+                "Description": "ELB app/my-app-alb",
+                "InterfaceType": "interface",
+            },
+            {
+                "NetworkInterfaceId": "eni-0a1b2c3d4e5f60002",
+                "VpcId": vpc,
+                "SubnetId": sub["public2-b"],
+                "PrivateIpAddress": "10.0.2.10",
+                "Association": {"PublicIp": "198.51.100.11"},
+                "Groups": [{"GroupId": sg_lb, "GroupName": "my-app-lb-sg"}],
+                "Description": "ELB app/my-app-alb",
+                "InterfaceType": "interface",
+            },
+            {
+                "NetworkInterfaceId": "eni-0a1b2c3d4e5f60003",
+                "VpcId": vpc,
+                "SubnetId": sub["private1-a"],
+                "PrivateIpAddress": "10.0.0.20",
+                "Groups": [{"GroupId": sg_app, "GroupName": "my-app-sg"}],
+                "Description": "arn:aws:ecs:us-west-2:123456789012:attachment/my-app-task",
+                "InterfaceType": "interface",
+            },
+            {
+                "NetworkInterfaceId": "eni-0a1b2c3d4e5f60004",
+                "VpcId": vpc,
+                "SubnetId": sub["public1-a"],
+                "PrivateIpAddress": "10.0.1.200",
+                "Association": {"PublicIp": "198.51.100.7"},
+                "Groups": [],
+                "Description": f"Interface for NAT Gateway {nat}",
+                "InterfaceType": "nat_gateway",
+            },
+        ],
+    }
+
+
+def snapshot_from_describe_map(data: Mapping[str, Any], *, vpc_id: str | None = None) -> VpcSnapshot:
+    """Build a snapshot from one dict keyed like the describe responses (``Vpcs``, ``Subnets``...).
+
+    This is the shape :func:`example_describe` returns; missing keys count as empty.
+    """
     return VpcSnapshot.from_describe(
-        vpcs, subnets, route_tables, igws, nats, sgs, enis, vpc_id=vpc_id
+        data.get("Vpcs", ()),
+        data.get("Subnets", ()),
+        data.get("RouteTables", ()),
+        data.get("InternetGateways", ()),
+        data.get("NatGateways", ()),
+        data.get("SecurityGroups", ()),
+        data.get("NetworkInterfaces", ()),
+        vpc_id=vpc_id,
     )
+
+
+def example_snapshot() -> VpcSnapshot:
+    """The workbook's sample lab network (see :func:`example_describe`) as a snapshot."""
+    return snapshot_from_describe_map(example_describe())
