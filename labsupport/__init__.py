@@ -7,7 +7,7 @@ deprecated before they are removed.
 
 __version__ = "0.1.0"
 
-from .errors import LabError  # noqa: E402
-from .lab import Lab, current, setup  # noqa: E402
+from .errors import LabError
+from .lab import Lab, current, setup
 
 __all__ = ["Lab", "LabError", "__version__", "current", "setup"]

@@ -1,10 +1,10 @@
 """Command line: ``python -m labsupport <command>``.
 
-    start                      start the offline region and open JupyterLab on the first notebook
-    region start|stop|status|reset
-    env                        shell exports that point the AWS CLI / boto3 at the offline region
-    clock [show]|advance 5m|realtime [SPEED]|manual
-    rules                      the AWS rules the offline region enforces beyond moto
+start                      start the offline region and open JupyterLab on the first notebook
+region start|stop|status|reset
+env                        shell exports that point the AWS CLI / boto3 at the offline region
+clock [show]|advance 5m|realtime [SPEED]|manual
+rules                      the AWS rules the offline region enforces beyond moto
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _region(args: argparse.Namespace) -> int:
     if args.action == "start":
         info = offline.start()
         print(f"offline region running at {info.endpoint} (pid {info.pid}, {info.region})")
-        print("point a terminal at it with:  eval \"$(python -m labsupport env)\"")
+        print('point a terminal at it with:  eval "$(python -m labsupport env)"')
     elif args.action == "stop":
         print("offline region stopped" if offline.stop() else "no offline region was running")
     elif args.action == "status":
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", nargs="?", choices=["show", "advance", "realtime", "manual"])
     p.add_argument("value", nargs="?", help="a duration (5m, 1h30m) or a speed")
     p.set_defaults(func=_clock)
-    p = sub.add_parser("env", help="print shell exports for the AWS CLI: eval \"$(python -m labsupport env)\"")
+    p = sub.add_parser("env", help='print shell exports for the AWS CLI: eval "$(python -m labsupport env)"')
     p.set_defaults(func=_env)
     p = sub.add_parser("rules", help="list the AWS rules the offline region enforces beyond moto")
     p.set_defaults(func=_rules)

@@ -50,7 +50,10 @@ def aws(command: str, *, check: bool = True, capture: bool = False) -> str | Non
     except FileNotFoundError:  # pragma: no cover - the interpreter itself is missing
         raise LabError("Could not run the AWS CLI.", "reinstall the lab with `pip install -e .`.") from None
     if done.returncode != 0 and "No module named awscli" in done.stderr:
-        raise LabError("The AWS CLI is not installed in this environment.", "run `pip install awscli` (the lab's installer does this).")
+        raise LabError(
+            "The AWS CLI is not installed in this environment.",
+            "run `pip install awscli` (the lab's installer does this).",
+        )
     out = done.stdout.rstrip()
     if capture and done.returncode == 0:
         return out

@@ -41,7 +41,9 @@ def catch_up(chapter: int, lab: Lab | None = None, *, quiet: bool = False) -> di
     output is the same when run alone or after the chapters before it.
     """
     if not FIRST_CHAPTER <= chapter <= LAST_CHAPTER:
-        raise LabError(f"There is no chapter {chapter}.", f"use a chapter number from {FIRST_CHAPTER} to {LAST_CHAPTER}.")
+        raise LabError(
+            f"There is no chapter {chapter}.", f"use a chapter number from {FIRST_CHAPTER} to {LAST_CHAPTER}."
+        )
     lab = lab or current()
     state: dict[str, Any] = {}
     done = []

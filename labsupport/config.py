@@ -88,9 +88,14 @@ def load(path: str | os.PathLike[str] | None = None) -> LabConfig:
     try:
         raw = json.loads(source.read_text(encoding="utf-8"))
     except OSError as err:
-        raise LabError(f"Cannot read the lab configuration {source}: {err.strerror}.", "check LABSUPPORT_CONFIG or restore data/lab.json.") from None
+        raise LabError(
+            f"Cannot read the lab configuration {source}: {err.strerror}.",
+            "check LABSUPPORT_CONFIG or restore data/lab.json.",
+        ) from None
     except ValueError as err:
-        raise LabError(f"The lab configuration {source} is not valid JSON ({err}).", "fix the JSON syntax at that position.") from None
+        raise LabError(
+            f"The lab configuration {source} is not valid JSON ({err}).", "fix the JSON syntax at that position."
+        ) from None
     try:
         vpc = raw["vpc"]
         groups = tuple(
@@ -130,4 +135,7 @@ def load(path: str | os.PathLike[str] | None = None) -> LabConfig:
             raw=raw,
         )
     except (KeyError, TypeError) as err:
-        raise LabError(f"The lab configuration {source} is missing or mistypes {err}.", "compare it with data/lab.json in the repository.") from None
+        raise LabError(
+            f"The lab configuration {source} is missing or mistypes {err}.",
+            "compare it with data/lab.json in the repository.",
+        ) from None

@@ -119,7 +119,8 @@ def setup(mode: str | None = None, *, config: str | None = None, quiet: bool = F
         if os.environ.get("LABSUPPORT_ALLOW_REAL_AWS") != "1":
             raise LabError(
                 "Real-AWS mode creates resources that cost money, so it needs a second, deliberate step.",
-                "set the environment variable LABSUPPORT_ALLOW_REAL_AWS=1 before starting Jupyter, then call setup(mode='aws').",
+                "set the environment variable LABSUPPORT_ALLOW_REAL_AWS=1 before starting Jupyter, "
+                "then call setup(mode='aws').",
             )
         if os.environ.get("AWS_ENDPOINT_URL"):
             raise LabError(

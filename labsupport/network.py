@@ -172,7 +172,9 @@ def _ensure_default_route(lab: Lab, table: dict[str, Any], **target: str) -> Non
 
 def _ensure_association(lab: Lab, table: dict[str, Any], subnet_id: str) -> None:
     ec2 = lab.client("ec2")
-    current = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])["RouteTables"]
+    current = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])[
+        "RouteTables"
+    ]
     for other in current:
         for assoc in other.get("Associations", []):
             if assoc.get("SubnetId") != subnet_id:
@@ -180,12 +182,16 @@ def _ensure_association(lab: Lab, table: dict[str, Any], subnet_id: str) -> None
             if other["RouteTableId"] == table["RouteTableId"]:
                 return
             # A subnet has exactly one route table: move it rather than add a second association.
-            ec2.replace_route_table_association(AssociationId=assoc["RouteTableAssociationId"], RouteTableId=table["RouteTableId"])
+            ec2.replace_route_table_association(
+                AssociationId=assoc["RouteTableAssociationId"], RouteTableId=table["RouteTableId"]
+            )
             return
     ec2.associate_route_table(RouteTableId=table["RouteTableId"], SubnetId=subnet_id)
 
 
-def ensure_route_tables(lab: Lab, vpc_id: str, subnets: dict[str, str], igw_id: str, nat_id: str = "") -> dict[str, str]:
+def ensure_route_tables(
+    lab: Lab, vpc_id: str, subnets: dict[str, str], igw_id: str, nat_id: str = ""
+) -> dict[str, str]:
     """Public table (0.0.0.0/0 → IGW) for public subnets; one private table per AZ (→ NAT if any)."""
     cfg = lab.config
     result = {}

@@ -12,6 +12,8 @@ regions apart); ``LABSUPPORT_PORT`` chooses the preferred port (default 4747, or
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -71,10 +73,8 @@ def control(endpoint: str, path: str, body: dict[str, Any] | None = None, timeou
             return json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as err:
         detail = err.read().decode("utf-8", "replace")
-        try:
+        with contextlib.suppress(ValueError):
             detail = json.loads(detail).get("error", detail)
-        except ValueError:
-            pass
         raise LabError(f"The offline region refused {path}: {detail}", "check the value you passed.") from None
 
 
@@ -109,13 +109,12 @@ def start(timeout: float = 90) -> RegionInfo:
     if running is not None:
         return running
     home().mkdir(parents=True, exist_ok=True)
-    try:
-        import moto  # noqa: F401  (only to give a clear message; the region imports it itself)
-    except ImportError:
+    # Only look for moto (never import it here: the region process is the one place that does).
+    if importlib.util.find_spec("moto") is None:
         raise LabError(
             "The offline region needs moto, which is not installed in this Python.",
             "install the lab with `pip install -e .` in the repository (or run `./lab start`).",
-        ) from None
+        )
     preferred = int(os.environ.get("LABSUPPORT_PORT", DEFAULT_PORT))
     port = preferred if _port_free(preferred) else 0
     state_file().unlink(missing_ok=True)
@@ -149,10 +148,8 @@ def stop(timeout: float = 15) -> bool:
     if info is None:
         state_file().unlink(missing_ok=True)
         return False
-    try:
+    with contextlib.suppress(OSError, LabError):
         control(info.endpoint, "/_lab/shutdown", {})
-    except (OSError, LabError):
-        pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _alive(info.pid):

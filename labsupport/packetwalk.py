@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 
 from .errors import LabError
 from .routing import RouteDecision, explain_route, is_public_subnet, parse_ip, route_table_for
-from .topology import SecurityGroup, SgRule, Subnet, VpcSnapshot
+from .topology import NetworkInterface, SecurityGroup, SgRule, Subnet, VpcSnapshot
 
 __all__ = [
     "DEFAULT_NACL",
     "INTERNET_IP",
     "STATEFUL_REPLY",
     "Endpoint",
+    "EndpointLike",
     "Hop",
     "SgDecision",
     "WalkResult",
@@ -87,6 +88,11 @@ class Endpoint:
         if isinstance(groups, str):
             groups = (groups,)
         object.__setattr__(self, "security_groups", tuple(groups))
+
+
+#: Everything :func:`walk` accepts as a source or destination: ``"internet"``, an IP, a subnet
+#: name/id, an ENI id, a ``(subnet, ip)`` pair, or an :class:`Endpoint`.
+EndpointLike = str | tuple[str, str] | Endpoint
 
 
 @dataclass(frozen=True)
@@ -369,6 +375,16 @@ def _in_vpc(snapshot: VpcSnapshot, ip: str) -> bool:
     return snapshot.vpc.contains(ip)
 
 
+def _eni_endpoint(eni: NetworkInterface) -> Endpoint:
+    return Endpoint(
+        ip=eni.private_ip,
+        subnet=eni.subnet_id,
+        security_groups=eni.security_groups,
+        public_ip=eni.public_ip or None,
+        name=f"{eni.private_ip} ({eni.id})",
+    )
+
+
 def _resolve_end(snapshot: VpcSnapshot, value: object, role: str) -> _End:
     if isinstance(value, str) and value.strip().lower() == "internet":
         return _End(True, INTERNET_IP, f"internet {INTERNET_IP}")
@@ -380,20 +396,16 @@ def _resolve_end(snapshot: VpcSnapshot, value: object, role: str) -> _End:
                 "Take a new snapshot, or describe the endpoint with Endpoint(ip=..., "
                 "subnet=..., security_groups=[...]).",
             )
-        value = Endpoint(
-            ip=eni.private_ip,
-            subnet=eni.subnet_id,
-            security_groups=eni.security_groups,
-            public_ip=eni.public_ip or None,
-            name=eni.id,
-        )
+        value = _eni_endpoint(eni)
     if isinstance(value, tuple | list) and len(value) == 2 and not isinstance(value, str):
         value = Endpoint(ip=str(value[1]), subnet=str(value[0]))
     if isinstance(value, str):
         text = value.strip()
         try:
             ipaddress.ip_address(text)
-            value = Endpoint(ip=text)
+            eni = snapshot.interface_for_ip(text)
+            # A public IP of one of the VPC's interfaces means that interface, not some outside host.
+            value = _eni_endpoint(eni) if eni is not None and eni.public_ip == text else Endpoint(ip=text)
         except ValueError:
             subnet = snapshot.subnet(text)  # LabError lists the subnet names if unknown
             value = Endpoint(ip=subnet.first_usable_ip(), subnet=subnet.id)
@@ -498,8 +510,8 @@ def _finish(
 
 def walk(
     snapshot: VpcSnapshot,
-    source: object,
-    destination: object,
+    source: EndpointLike,
+    destination: EndpointLike,
     port: int | None,
     protocol: str = "tcp",
 ) -> WalkResult:

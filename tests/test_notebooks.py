@@ -19,6 +19,7 @@ see) is run but not compared, and a cell tagged ``raises-exception`` must raise.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -94,7 +95,7 @@ def nbval(notebook: Path, region_home: Path) -> subprocess.CompletedProcess[str]
 
 
 def explain(notebook: Path, result: subprocess.CompletedProcess[str], context: str) -> str:
-    report = (result.stdout + result.stderr)[-8000:]
+    report = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)[-8000:]  # nbval colours its report
     return (
         f"{notebook.name} {context}: nbval exited {result.returncode}.\n{report}\n"
         "If the notebook was edited on purpose, refresh its stored outputs with "
@@ -107,7 +108,8 @@ def test_notebook_alone_matches_its_stored_outputs(notebook: Path, region_endpoi
     mode_of(notebook)
     reset(region_endpoint)
     result = nbval(notebook, region_home)
-    assert result.returncode == 0, explain(notebook, result, "run alone after a region reset")
+    if result.returncode != 0:
+        pytest.fail(explain(notebook, result, "run alone after a region reset"), pytrace=False)
 
 
 def test_notebooks_in_sequence_against_one_region(region_endpoint: str, region_home: Path) -> None:
@@ -121,7 +123,8 @@ def test_notebooks_in_sequence_against_one_region(region_endpoint: str, region_h
         result = nbval(notebook, region_home)
         if result.returncode != 0:
             failures.append(explain(notebook, result, f"run in sequence (after {NOTEBOOKS[0].stem} ...)"))
-    assert not failures, "\n\n".join(failures)
+    if failures:
+        pytest.fail("\n\n".join(failures), pytrace=False)
 
 
 def inventory(endpoint: str) -> dict[str, int]:
@@ -167,9 +170,7 @@ def test_running_every_cell_twice_creates_no_duplicates(
 
     reset(region_endpoint)
     nb = nbformat.read(notebook, as_version=4)
-    client = NotebookClient(
-        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK_DIR)}}
-    )
+    client = NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
     after: list[dict[str, int]] = []
     with client.setup_kernel(env=notebook_env(region_home)):
         for run in ("first", "second"):

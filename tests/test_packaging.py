@@ -102,12 +102,13 @@ def test_version_matches_installed_metadata() -> None:
     installed = importlib.metadata.version("labsupport")
     assert labsupport.__version__ == installed, (
         f"labsupport.__version__ is {labsupport.__version__} but the installed metadata says {installed}. "
-        "Fix: reinstall with `.venv/bin/pip install -e .[test]` (./lab does it when pyproject.toml or the version changes)."
+        "Fix: reinstall with `.venv/bin/pip install -e .[test]` "
+        "(./lab does that by itself when pyproject.toml or the version changes)."
     )
 
 
 def all_modules() -> list[str]:
-    return ["labsupport"] + sorted(m.name for m in pkgutil.walk_packages(labsupport.__path__, "labsupport."))
+    return ["labsupport", *sorted(m.name for m in pkgutil.walk_packages(labsupport.__path__, "labsupport."))]
 
 
 @pytest.mark.parametrize("module", all_modules())

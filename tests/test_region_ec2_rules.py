@@ -316,7 +316,9 @@ def test_security_group_names(ec2: Any) -> None:
     assert code == "InvalidParameterValue" and "parameter GroupName" in message
     code, message = fails(ec2.create_security_group, GroupName="web", Description="d" * 256, VpcId=vpc_id)
     assert code == "InvalidParameterValue" and "parameter GroupDescription" in message
-    assert fails(ec2.create_security_group, GroupName="alb-sg", Description="ALB: インターネットから", VpcId=vpc_id) == (
+    assert fails(
+        ec2.create_security_group, GroupName="alb-sg", Description="ALB: インターネットから", VpcId=vpc_id
+    ) == (
         "InvalidParameterValue",
         "Value (ALB: インターネットから) for parameter GroupDescription is invalid. "
         "Character sets beyond ASCII are not supported.",
@@ -375,9 +377,9 @@ def test_security_group_rule_protocols_and_ports(ec2: Any) -> None:
     )
     assert code == "InvalidParameterValue" and message.startswith("Invalid TCP/UDP port range")
     # Egress is checked the same way, and a refused request stores nothing.
-    assert fails(ec2.authorize_security_group_egress, GroupId=group, IpPermissions=[permission("tcp", 0, 65536)])[0] == (
-        "InvalidParameterValue"
-    )
+    assert fails(ec2.authorize_security_group_egress, GroupId=group, IpPermissions=[permission("tcp", 0, 65536)])[
+        0
+    ] == ("InvalidParameterValue")
     stored = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
     assert stored["IpPermissions"] == [] and len(stored["IpPermissionsEgress"]) == 1
 
@@ -411,9 +413,16 @@ def test_security_group_rule_cidrs(ec2: Any) -> None:
         GroupId=group,
         IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.1.7/24"}]}],
     )
-    ec2.authorize_security_group_ingress(GroupId=group, IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="203.0.113.9/28")
+    ec2.authorize_security_group_ingress(
+        GroupId=group, IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="203.0.113.9/28"
+    )
     assert fails(
-        ec2.authorize_security_group_ingress, GroupId=group, IpProtocol="tcp", FromPort=22, ToPort=99999, CidrIp="0.0.0.0/0"
+        ec2.authorize_security_group_ingress,
+        GroupId=group,
+        IpProtocol="tcp",
+        FromPort=22,
+        ToPort=99999,
+        CidrIp="0.0.0.0/0",
     ) == ("InvalidParameterValue", "TCP/UDP (to) port (99999) out of range")
     ranges = {
         (p["FromPort"], r["CidrIp"])
@@ -464,7 +473,9 @@ def test_network_interface_addresses(ec2: Any) -> None:
         "Address 10.0.0.9 is in use.",
     )
     # A /28 has 11 usable addresses; one is taken, ten more fit, the twelfth does not.
-    addresses = [ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["PrivateIpAddress"] for _ in range(10)]
+    addresses = [
+        ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["PrivateIpAddress"] for _ in range(10)
+    ]
     assert addresses[:5] == ["10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8"]
     assert addresses[5] == "10.0.0.10"
     assert fails(ec2.create_network_interface, SubnetId=subnet)[0] == "InsufficientFreeAddressesInSubnet"
@@ -542,9 +553,10 @@ def test_dry_run_of_an_invalid_request_gives_the_real_error(ec2: Any) -> None:
     assert fails(ec2.create_security_group, DryRun=True, GroupName="sg-1", Description="x")[0] == (
         "InvalidParameterValue"
     )
-    assert fails(
-        ec2.create_route, DryRun=True, RouteTableId=table, DestinationCidrBlock=VPC_CIDR, GatewayId=igw
-    )[0] == "InvalidParameterValue"
+    assert (
+        fails(ec2.create_route, DryRun=True, RouteTableId=table, DestinationCidrBlock=VPC_CIDR, GatewayId=igw)[0]
+        == "InvalidParameterValue"
+    )
 
 
 def test_rules_are_catalogued(region: str) -> None:

@@ -18,7 +18,7 @@ IGW = "igw-0a1b2c3d4e5f60001"
 NAT = "nat-0a1b2c3d4e5f60001"
 
 
-def build(change=None) -> VpcSnapshot:  # noqa: ANN001 - a callable editing the dicts
+def build(change=None) -> VpcSnapshot:
     data = example_describe()
     if change is not None:
         change(data)

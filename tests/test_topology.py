@@ -169,7 +169,7 @@ def test_snapshot_rejects_something_that_is_not_a_vpc_id() -> None:
 
 # ---------------------------------------------------------------------- live API through moto
 @pytest.fixture
-def moto_ec2(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - a boto3 client
+def moto_ec2(monkeypatch: pytest.MonkeyPatch):
     moto = pytest.importorskip("moto")
     import boto3
 
@@ -186,7 +186,7 @@ def _tag(kind: str, name: str) -> list[dict]:
     return [{"ResourceType": kind, "Tags": [{"Key": "Name", "Value": name}]}]
 
 
-def test_snapshot_of_a_live_vpc(moto_ec2) -> None:  # noqa: ANN001
+def test_snapshot_of_a_live_vpc(moto_ec2) -> None:
     from labsupport.routing import internet_path, is_public_subnet, route_table_for
 
     ec2 = moto_ec2
@@ -212,7 +212,8 @@ def test_snapshot_of_a_live_vpc(moto_ec2) -> None:  # noqa: ANN001
     ec2.associate_route_table(RouteTableId=prt_id, SubnetId=private)
     lb = ec2.create_security_group(GroupName="my-app-lb-sg", Description="lb", VpcId=vpc)["GroupId"]
     ec2.authorize_security_group_ingress(
-        GroupId=lb, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+        GroupId=lb,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
     )
     app = ec2.create_security_group(GroupName="my-app-sg", Description="app", VpcId=vpc)["GroupId"]
     ec2.authorize_security_group_ingress(
@@ -243,7 +244,7 @@ def test_snapshot_of_a_live_vpc(moto_ec2) -> None:  # noqa: ANN001
     assert any(e.interface_type == "nat_gateway" or e.subnet_id == public for e in snap.network_interfaces)
 
 
-def test_snapshot_of_an_unknown_vpc_is_aws_own_error(moto_ec2) -> None:  # noqa: ANN001
+def test_snapshot_of_an_unknown_vpc_is_aws_own_error(moto_ec2) -> None:
     from botocore.exceptions import ClientError
 
     with pytest.raises(ClientError) as err:

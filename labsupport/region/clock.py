@@ -169,4 +169,3 @@ class VirtualClock:
 
     def shutdown(self) -> None:
         self._stop.set()
-

@@ -214,9 +214,7 @@ def subnet_delete_dependencies(request: AwsRequest, ctx: Context) -> None:
         return
     for nat in _ec2(ctx).nat_gateways.values():
         if nat.subnet_id == subnet_id and nat.state not in _NAT_GONE:
-            raise AwsError(
-                "DependencyViolation", f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
-            )
+            raise AwsError("DependencyViolation", f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
 
 
 # -- 3. Internet gateways ----------------------------------------------------------------------------
@@ -443,14 +441,15 @@ def _check_ports(request: AwsRequest, prefix: str, fields: dict[str, str], proto
                 raise _invalid(f"TCP/UDP ({label}) port ({port}) out of range")
         if low > high:
             # No public source shows AWS's wording for a reversed range; the code is AWS's.
-            raise _invalid(
-                f"Invalid TCP/UDP port range ({low}-{high}): FromPort must not be greater than ToPort."
-            )
+            raise _invalid(f"Invalid TCP/UDP port range ({low}-{high}): FromPort must not be greater than ToPort.")
     elif protocol in ("icmp", "icmpv6"):
         if raw_from is None or raw_to is None:
             if protocol == "icmp":
                 raise _invalid("Invalid value 'Must specify both from and to ports with ICMP.' for portRange.")
-            return  # ICMPv6 without type/code means every type and code
+            # ICMPv6 without type and code means every type and code; moto needs numbers there.
+            request.set(prefix + "FromPort", "-1")
+            request.set(prefix + "ToPort", "-1")
+            return
         icmp_type, icmp_code = _port(raw_from), _port(raw_to)
         if not -1 <= icmp_type <= 255:
             raise _invalid(f"ICMP type ({icmp_type}) out of range")

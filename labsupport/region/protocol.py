@@ -199,4 +199,11 @@ def error_response(err: AwsError, protocol: str, request_id: str) -> tuple[str, 
     return status, headers, body
 
 
-_REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 412: "Precondition Failed", 500: "Internal Server Error", 501: "Not Implemented"}
+_REASONS = {
+    400: "Bad Request",
+    404: "Not Found",
+    409: "Conflict",
+    412: "Precondition Failed",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+}

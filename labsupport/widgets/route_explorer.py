@@ -38,7 +38,7 @@ _CELL = 0.19
 _OCTET_GAP = 0.1
 _LEFT = 1.55
 _ROW = 0.34
-_RIGHT = 3.6
+_RIGHT = 4.5
 
 
 def _bits(address: ipaddress.IPv4Address) -> str:
@@ -127,7 +127,7 @@ def route_figure(route_table: RouteTable, ip: str) -> Figure:
         edge = _x(winner.network.prefixlen - 1) + _CELL if winner.network.prefixlen else _LEFT  # type: ignore[union-attr]
         top = height - top_band
         colour = _BLACKHOLE if winner.state == "blackhole" else _WINNER
-        ax.plot([edge, edge], [y - 0.05, top + 0.05], ls="--", lw=1, color=colour)
+        ax.plot([edge, edge], [y - 0.05, top], ls="--", lw=1, color=colour)
 
     if not rows:
         ax.text(_LEFT, y - 0.25, "this route table has no IPv4 routes", fontsize=8, style="italic", color="#777777")
@@ -203,7 +203,7 @@ def _draw_route_row(ax: object, route: Route, y: float, ip_bits: str, is_winner:
     elif is_winner:
         verdict = "WINNER (longest prefix)"
     elif matched and prefix == 0:
-        verdict = "matches, least specific (a /0 has no network bits: it matches everything)"
+        verdict = "matches everything (a /0 has no network bits)"
     elif matched:
         verdict = "matches, less specific"
     else:
