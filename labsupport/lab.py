@@ -55,7 +55,7 @@ class Lab:
                 read_timeout=120,
             )
             if self.offline:
-                self._clients[service] = boto3.client(
+                self._clients[service] = _offline_session().client(
                     service,
                     endpoint_url=self.endpoint,
                     aws_access_key_id=FAKE_KEY,
@@ -87,6 +87,19 @@ class Lab:
 
 
 _current: Lab | None = None
+
+
+def _offline_session() -> Any:
+    """A boto3 session that ignores the machine's AWS profile and keys entirely.
+
+    ``AWS_PROFILE`` naming a profile that does not exist (or one with real keys) must not matter
+    offline, so the session is told not to read the profile variable at all.
+    """
+    import boto3
+    import botocore.session
+
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    return boto3.session.Session(aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY, botocore_session=core)
 
 
 def setup(mode: str | None = None, *, config: str | None = None, quiet: bool = False) -> Lab:

@@ -43,9 +43,8 @@ MODES: dict[str, tuple[str, str]] = {
 
 pytestmark = pytest.mark.notebooks
 
-NO_NOTEBOOKS = pytest.param(
-    None, marks=pytest.mark.skip(reason=f"no notebooks matching {NOTEBOOK_DIR}/[0-9][0-9]_*.ipynb yet")
-)
+SKIP_REASON = f"no notebooks matching {NOTEBOOK_DIR}/[0-9][0-9]_*.ipynb yet"
+NO_NOTEBOOKS = pytest.param(None, marks=pytest.mark.skip(reason=SKIP_REASON))
 NOTEBOOK_PARAMS = [pytest.param(p, id=p.stem) for p in NOTEBOOKS] or [NO_NOTEBOOKS]
 
 
@@ -114,7 +113,7 @@ def test_notebook_alone_matches_its_stored_outputs(notebook: Path, region_endpoi
 
 def test_notebooks_in_sequence_against_one_region(region_endpoint: str, region_home: Path) -> None:
     if not NOTEBOOKS:
-        pytest.skip(NO_NOTEBOOKS.marks[0].kwargs["reason"])
+        pytest.skip(SKIP_REASON)
     for notebook in NOTEBOOKS:
         mode_of(notebook)
     reset(region_endpoint)

@@ -8,6 +8,7 @@ public /24.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -342,6 +343,21 @@ def test_default_security_group_allows_itself(ec2: Any) -> None:
         assert group["IpPermissionsEgress"][0]["IpRanges"] == [{"CidrIp": "0.0.0.0/0"}]
 
 
+def test_group_names_refer_to_the_default_vpc(ec2: Any) -> None:
+    vpc_id = make_vpc(ec2)
+    group = ec2.create_security_group(GroupName="alb-sg", Description="alb", VpcId=vpc_id)["GroupId"]
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    message = f"The security group 'alb-sg' does not exist in default VPC '{default_vpc}'"
+    assert fails(ec2.describe_security_groups, GroupNames=["alb-sg"]) == ("InvalidGroup.NotFound", message)
+    assert fails(
+        ec2.authorize_security_group_ingress, GroupName="alb-sg", IpProtocol="tcp", FromPort=80, ToPort=80,
+        CidrIp="0.0.0.0/0",
+    ) == ("InvalidGroup.NotFound", message)  # fmt: skip
+    # By ID it is found; a group of the default VPC is found by name.
+    assert ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["GroupName"] == "alb-sg"
+    assert ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["VpcId"] == default_vpc
+
+
 # -- 7. Security group rules -------------------------------------------------------------------------
 
 
@@ -568,3 +584,45 @@ def test_rules_are_catalogued(region: str) -> None:
     subnet_rules = [r["rule"] for r in rules if r["action"] == "CreateSubnet"]
     assert any("/16 to /28" in text for text in subnet_rules)
     assert all(r["rule"] and not r["rule"].startswith("guarded") for r in rules)
+
+
+def test_rules_never_crash_on_odd_input() -> None:
+    """Missing, empty or nonsense parameters get an AWS error or go on to moto; a rule never crashes."""
+    import random
+
+    from labsupport.region import ec2_rules, patches  # noqa: F401  (rules registered, moto patched)
+    from labsupport.region.protocol import EC2_QUERY, AwsError, AwsRequest
+    from labsupport.region.rules import _BEFORE, Context
+
+    ctx = Context("123456789012", "us-west-2")
+    backend = ctx.backend("ec2")  # an in-process EC2 backend: the rules only read it
+    vpc = backend.create_vpc("10.0.0.0/20")
+    subnet = backend.create_subnet(vpc.id, "10.0.0.0/24", availability_zone="us-west-2a")
+    table = backend.create_route_table(vpc.id)
+    igw = backend.create_internet_gateway()
+    real = [vpc.id, subnet.id, table.id, igw.id, backend.get_default_security_group(vpc.id).id]
+    keys = [
+        "CidrBlock", "VpcId", "SubnetId", "AvailabilityZone", "AvailabilityZoneId", "InternetGatewayId",
+        "RouteTableId", "DestinationCidrBlock", "GatewayId", "NatGatewayId", "GroupName", "GroupDescription",
+        "GroupId", "IpProtocol", "FromPort", "ToPort", "CidrIp", "IpPermissions.1.IpProtocol",
+        "IpPermissions.1.FromPort", "IpPermissions.1.ToPort", "IpPermissions.1.IpRanges.1.CidrIp",
+        "IpPermissions.1.Ipv6Ranges.1.CidrIpv6", "VpcId.1", "GroupId.1", "NatGatewayId.1", "AllocationId",
+        "PrivateIpAddress", "InternetGatewayId.1",
+    ]  # fmt: skip
+    values = [
+        "", " ", "x", "-1", "0", "70000", "tcp", "icmp", "10.0.0.0", "10.0.0.5", "10.0.0.0/20", "10.0.0.0/99",
+        "0.0.0.0/0", "::/0", "vpc-0", "igw-0", "nat-0", "us-west-2a", "usw2-az1", "é", "1" * 300, *real,
+    ]  # fmt: skip
+    rng = random.Random(2026)
+    for (service, action), checks in _BEFORE.items():
+        if service != "ec2":
+            continue
+        for check in checks:
+            plain = getattr(check, "__wrapped__", check)  # without the guard that would hide a crash
+            for attempt in range(100):
+                params = {"Action": action}
+                if attempt:
+                    params.update({key: rng.choice(values) for key in keys if rng.random() < 0.6})
+                request = AwsRequest("ec2", action, EC2_QUERY, "us-west-2", params, b"")
+                with contextlib.suppress(AwsError):
+                    plain(request, ctx)

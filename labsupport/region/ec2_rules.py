@@ -523,6 +523,32 @@ def describe_known_security_groups(request: AwsRequest, ctx: Context) -> None:
             raise AwsError("InvalidGroup.NotFound", f"The security group '{group_id}' does not exist")
 
 
+@_ec2_rule(
+    "DescribeSecurityGroups",
+    "DeleteSecurityGroup",
+    "AuthorizeSecurityGroupIngress",
+    "RevokeSecurityGroupIngress",
+)
+def group_names_mean_the_default_vpc(request: AwsRequest, ctx: Context) -> None:
+    """A security group named by GroupName (not GroupId) is looked up in the default VPC only."""
+    names = _numbered(request, "GroupName") if request.action == "DescribeSecurityGroups" else []
+    if request.action != "DescribeSecurityGroups" and request.get("GroupName") and not request.get("GroupId"):
+        names = [request.get("GroupName")]
+    if not names:
+        return
+    backend = _ec2(ctx)
+    default_vpc = next((vpc for vpc in backend.vpcs.values() if vpc.is_default), None)
+    if default_vpc is None:
+        return
+    for name in names:
+        if backend.get_security_group_from_name(name, vpc_id=default_vpc.id) is None:
+            # moto searched every VPC, so code that works offline failed on AWS for groups of the
+            # learner's own VPC: those must be named by GroupId.
+            raise AwsError(
+                "InvalidGroup.NotFound", f"The security group '{name}' does not exist in default VPC '{default_vpc.id}'"
+            )
+
+
 @_ec2_rule("DescribeNatGateways")
 def describe_known_nat_gateways(request: AwsRequest, ctx: Context) -> None:
     """Describing a NAT gateway ID that does not exist is NatGatewayNotFound."""
