@@ -585,7 +585,7 @@ def nat_gateway_allocation(request: AwsRequest, ctx: Context) -> None:
 @_ec2_rule("CreateNatGateway", "CreateNetworkInterface")
 def subnet_has_free_address(request: AwsRequest, ctx: Context) -> None:
     """A NAT gateway or network interface needs a free address in its subnet (5 per subnet are reserved)."""
-    from .patches import next_free_address
+    from .ipam import next_free_address
 
     subnet_id = request.get("SubnetId")
     if not subnet_id or request.get("PrivateIpAddress"):
@@ -606,7 +606,7 @@ def subnet_has_free_address(request: AwsRequest, ctx: Context) -> None:
 @_ec2_rule("CreateNetworkInterface")
 def subnet_private_address(request: AwsRequest, ctx: Context) -> None:
     """An explicit private IP must lie in the subnet, outside its 5 reserved addresses, and be free."""
-    from .patches import addresses_in_use
+    from .ipam import addresses_in_use
 
     text = request.get("PrivateIpAddress")
     subnet_id = request.get("SubnetId")

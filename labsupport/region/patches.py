@@ -12,12 +12,16 @@ harmless. Each patch says what AWS does and what moto did.
   itself. moto created only the egress rule.
 - Network interface addresses: an ENI created without an address inside its subnet (a NAT gateway,
   an ECS task, ``create_network_interface`` without ``PrivateIpAddress``) gets the lowest free
-  address of its subnet, from base+4 on, the way the lab teaches the 5 reserved addresses. moto drew
-  a random 10.x.x.x address, usually outside the subnet.
+  address of its subnet, from base+4 on, the way the lab teaches the 5 reserved addresses. moto gave
+  NAT gateways and ECS tasks a random 10.x.x.x address outside the subnet, and other ENIs a random
+  address of the subnet that could be a reserved or a taken one.
 - Subnets of non-default VPCs are never ``DefaultForAz`` and do not map public IPs on launch (moto
   marked the first subnet it filed under a zone as default).
 - Deleting a NAT gateway releases its network interface and disassociates its Elastic IP, as AWS
   does; moto kept both, so the subnet's address stayed taken.
+- Reproducible IDs: building moto's app for a service no longer consumes the seeded random numbers
+  that resource IDs come from, so a freshly started region gives the same IDs as a reset one.
+- The region starts without moto's ~1,300 sample AMIs (see ``MOTO_EC2_LOAD_DEFAULT_AMIS`` below).
 """
 
 from __future__ import annotations
@@ -26,14 +30,16 @@ import ipaddress
 import os
 from typing import Any
 
-# moto loads ~1,300 sample AMIs (with random volume and snapshot IDs) every time an EC2 backend is
-# created, which is most of the cost of a region reset (0.2 s of 0.21 s). The lab runs containers on
-# Fargate and never launches EC2 instances from AMIs, so the region starts without them.
-# setdefault: exporting MOTO_EC2_LOAD_DEFAULT_AMIS=true before starting the region brings them back.
-os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-
+from .ipam import next_free_address
 from .protocol import AwsRequest
 from .rules import Context, after
+
+# moto loads ~1,300 sample AMIs (with random volume and snapshot IDs) every time an EC2 backend is
+# created, which is most of the cost of a region reset (0.2 s of 0.21 s). The lab runs containers on
+# Fargate and never launches EC2 instances from AMIs, so the region starts without them. This must
+# happen before the first EC2 backend exists; setdefault lets MOTO_EC2_LOAD_DEFAULT_AMIS=true,
+# exported before the region starts, bring them back.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 _MARK = "_labsupport_patched"
 
@@ -45,40 +51,6 @@ def _already(function: Any) -> bool:
 def _mark(function: Any) -> Any:
     setattr(function, _MARK, True)
     return function
-
-
-# -- subnet addresses (also used by ec2_rules) -------------------------------------------------------
-
-
-def addresses_in_use(backend: Any, subnet: Any) -> set[str]:
-    """Private IPv4 addresses taken in ``subnet``: by network interfaces and by instances."""
-    used: set[str] = set(getattr(subnet, "_subnet_ips", {}))
-    for eni in backend.enis.values():
-        if getattr(eni.subnet, "id", None) != subnet.id:
-            continue
-        if eni.private_ip_address:
-            used.add(str(eni.private_ip_address))
-        for item in eni.private_ip_addresses or []:
-            if isinstance(item, dict) and item.get("PrivateIpAddress"):
-                used.add(str(item["PrivateIpAddress"]))
-    return used
-
-
-def next_free_address(backend: Any, subnet: Any) -> str | None:
-    """The lowest address of ``subnet`` that is neither reserved nor in use; None when it is full.
-
-    AWS reserves the network address, base+1 (router), base+2 (DNS), base+3 (future use) and the
-    last address, so the first usable one is base+4 (10.0.1.4 in 10.0.1.0/24).
-    """
-    network = subnet.cidr
-    if not isinstance(network, ipaddress.IPv4Network):
-        return None
-    used = addresses_in_use(backend, subnet)
-    for offset in range(4, network.num_addresses - 1):
-        candidate = str(network.network_address + offset)
-        if candidate not in used:
-            return candidate
-    return None
 
 
 # -- a. route state ----------------------------------------------------------------------------------
