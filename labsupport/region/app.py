@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
-from . import ec2_rules, patches  # noqa: F401  (importing registers the rules and patches)
+from . import ec2_rules, engine_hooks, patches, runtime  # noqa: F401  (importing registers rules and patches)
 from .clock import VirtualClock
 from .protocol import AwsError, AwsRequest, error_response, parse
 from .rules import Context, checks_for, hooks_for
@@ -49,6 +49,9 @@ class RegionApp:
         self.started_at = time.time()
         self.requests = 0
         self._moto = DomainDispatcherApplication(create_backend_app)
+        self.world = runtime.World(region, self.lock, self.clock, seed)
+        runtime.install(self.world)
+        engine_hooks.install()
         from .control import Control
 
         self.control = Control(self)
@@ -63,6 +66,7 @@ class RegionApp:
 
         with self.lock:
             self.clock.reset()
+            self.world.reset()
             moto_api_backend.reset()
             mock_random.seed(self.seed)
             for service in WARM_SERVICES:
@@ -70,6 +74,7 @@ class RegionApp:
                 # IAM and S3 are global: moto keeps one backend per partition ("aws").
                 backends[self.region if self.region in backends.regions else "aws"]
             patches.after_reset(Context(ACCOUNT_ID, self.region))
+            engine_hooks.install()  # re-arms moto's state manager, which a reset clears
             self.requests = 0
 
     # -- WSGI ----------------------------------------------------------------------------------
@@ -98,6 +103,7 @@ class RegionApp:
             # and creates the resource anyway, which would teach the opposite of what DryRun means.
             raise AwsError("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", status=412)
         request.apply_to(environ)
+        runtime.set_request_params(request.params)
         status, headers, body = self._call_moto(request, environ)
         code = int(status.split()[0])
         if code >= 500:

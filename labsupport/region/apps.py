@@ -12,18 +12,12 @@ Instances are keyed by ``(ip, port)``, the address a target group registers.
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-# The sample app lives at the repository root (it is also a standalone container image).
-_REPO = Path(__file__).resolve().parents[2]
-if str(_REPO) not in sys.path:
-    sys.path.append(str(_REPO))
-
-from sample_app.app import AppConfigError, AppCrashed, make_app  # noqa: E402
+# The sample app is its own package at the repository root: it is also a standalone container image.
+from sample_app.app import AppConfigError, AppCrashed, make_app
 
 
 @dataclass

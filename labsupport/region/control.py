@@ -9,6 +9,8 @@ JSON endpoints next to the AWS ones. They are what ``python -m labsupport region
     GET  /_lab/clock           the virtual clock
     POST /_lab/clock/advance   {"seconds": 300}
     POST /_lab/clock/mode      {"mode": "realtime", "speed": 60}  or  {"mode": "manual"}
+    GET  /_lab/listeners       every ALB listener and the local URL that answers for it
+    GET  /_lab/health-history  every target-health change so far (for timelines)
     GET  /_lab/rules           the AWS rules this region enforces beyond moto
     POST /_lab/shutdown        stop the region process
 """
@@ -71,6 +73,12 @@ class Control:
         if path == "/_lab/clock/mode" and method == "POST":
             clock.set_mode(str(body.get("mode", "manual")), body.get("speed"))
             return 200, clock.status()
+        if path == "/_lab/listeners" and method == "GET":
+            with app.lock:
+                return 200, {"listeners": app.world.listeners.mapping()}
+        if path == "/_lab/health-history" and method == "GET":
+            with app.lock:
+                return 200, {"changes": [change.__dict__ for change in app.world.health.history]}
         if path == "/_lab/rules" and method == "GET":
             return 200, {"rules": catalogue()}
         if path == "/_lab/shutdown" and method == "POST":

@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever(poll_interval=0.2)
     finally:
         app.clock.shutdown()
+        app.world.shutdown()
         try:
             current = json.loads(args.state.read_text())
             if current.get("pid") == os.getpid():
