@@ -71,6 +71,25 @@ def _rules(_: argparse.Namespace) -> int:
     return 0
 
 
+def _listeners(_: argparse.Namespace) -> int:
+    info = offline.require()
+    rows = offline.control(info.endpoint, "/_lab/listeners")["listeners"]
+    if not rows:
+        print("no load-balancer listeners yet (chapter 04 creates them)")
+    for row in rows:
+        print(f"{row['load_balancer']:<20} {row['protocol']:<5} {row['port']:>5}  ->  {row['local_url']}")
+    return 0
+
+
+def _image(args: argparse.Namespace) -> int:
+    from . import images
+    from .lab import setup
+
+    setup(quiet=True)
+    print(f"pushed {images.push(args.reference)}")
+    return 0
+
+
 def _start(args: argparse.Namespace) -> int:
     info = offline.start()
     print(f"offline region running at {info.endpoint}")
@@ -108,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_env)
     p = sub.add_parser("rules", help="list the AWS rules the offline region enforces beyond moto")
     p.set_defaults(func=_rules)
+    p = sub.add_parser("listeners", help="list load-balancer listeners and their local URLs")
+    p.set_defaults(func=_listeners)
+    p = sub.add_parser("image", help="manage images in the lab's ECR")
+    p.add_argument("action", choices=["push"])
+    p.add_argument("reference", help="REPO:TAG, e.g. my-app-frontend:v2")
+    p.set_defaults(func=_image)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import network
+from . import fargate, loadbalancer, network
 from .errors import LabError
 from .lab import Lab, current
 
@@ -27,14 +27,32 @@ def _chapter_03(lab: Lab, state: dict[str, Any]) -> None:
     state["network"] = network.build(lab, security_groups=True)
 
 
+def _chapter_04(lab: Lab, state: dict[str, Any]) -> None:
+    state["load_balancer"] = loadbalancer.build(lab, state["network"])
+
+
+def _chapter_05(lab: Lab, state: dict[str, Any]) -> None:
+    state["service"] = fargate.build(lab, state["network"], state["load_balancer"])
+
+
 # chapter number -> what that chapter leaves behind. Chapters 00 and 01 build nothing on AWS.
 BUILDERS: dict[int, Callable[[Lab, dict[str, Any]], None]] = {
     2: _chapter_02,
     3: _chapter_03,
+    4: _chapter_04,
+    5: _chapter_05,
 }
 
 
-def catch_up(chapter: int, lab: Lab | None = None, *, quiet: bool = False) -> dict[str, Any]:
+class Built(dict[str, Any]):
+    """What catch-up built, by name. Its repr is a summary without IDs (IDs differ between runs)."""
+
+    def __repr__(self) -> str:
+        parts = [v.summary() for v in self.values() if hasattr(v, "summary")]
+        return f"<built: {'; '.join(parts) or 'nothing'}>"
+
+
+def catch_up(chapter: int, lab: Lab | None = None, *, quiet: bool = False) -> Built:
     """Build what chapters before ``chapter`` built. Returns their results by name.
 
     Prints one line that does not depend on whether anything had to be created, so a notebook's
@@ -45,7 +63,7 @@ def catch_up(chapter: int, lab: Lab | None = None, *, quiet: bool = False) -> di
             f"There is no chapter {chapter}.", f"use a chapter number from {FIRST_CHAPTER} to {LAST_CHAPTER}."
         )
     lab = lab or current()
-    state: dict[str, Any] = {}
+    state = Built()
     done = []
     for number in sorted(BUILDERS):
         if number < chapter:

@@ -61,7 +61,8 @@ def _explain_canonical_23(stored: str) -> str:
 
     where = cidr.alignment("10.0.3.0/23")
     return (
-        f"A /23 starts every {where.block_size} addresses, and 10.0.3.0 is {where.offset} past {where.below.network_address}: "
+        f"A /23 starts every {where.block_size} addresses, and 10.0.3.0 is {where.offset} past "
+        f"{where.below.network_address}: "
         f"AWS clears the host bits and stores {stored} without a word. "
         f"If you meant the block starting after it, write {where.above}."
     )

@@ -155,7 +155,9 @@ def _inbound_sources(group: dict[str, Any]) -> str:
     for perm in permissions:
         sources |= {r.get("CidrIp") for r in perm.get("IpRanges") or []}
         sources |= {r.get("CidrIpv6") for r in perm.get("Ipv6Ranges") or []}
-        sources |= {"itself" if p.get("GroupId") == group["GroupId"] else "other" for p in perm.get("UserIdGroupPairs") or []}
+        sources |= {
+            "itself" if p.get("GroupId") == group["GroupId"] else "other" for p in perm.get("UserIdGroupPairs") or []
+        }
     if sources & {"0.0.0.0/0", "::/0"}:
         return "anywhere"
     if sources == {"itself"}:
@@ -206,9 +208,10 @@ def _explain_internet_to_task(answer: str) -> str:
             f"Yes: the walk reaches the task on port {APP_PORT}. Something opened the private subnet to the "
             "internet; that is not what the lab built."
         )
+    before = "" if hop.place.startswith("security group") else ", before any security group is asked"
     return (
-        f"No. The request stops at hop {_hop_number(result, hop)}, the {_named(hop.place, snap)}, before any "
-        f"security group is asked: {_named(hop.reason, snap)}"
+        f"No. The request stops at hop {_hop_number(result, hop)}, the {_named(hop.place, snap)}{before}: "
+        f"{_named(hop.reason, snap)}"
     )
 
 
@@ -238,11 +241,23 @@ def _explain_test_listener(answer: str) -> str:
             f"Yes: {_named(sg_hop.reason, snap)} The test listener is open wider than your IP "
             f"({lab.config.my_ip}/32); later chapters put untested versions behind it."
         )
+    number = _hop_number(result, hop)
+    passed = f"gets through {number - 1} hops and " if number > 1 else ""
+    group = _group(snap, "alb", lab)
+    peers = [
+        _named(rule.peer, snap)
+        for rule in group.ingress
+        if rule.from_port is None or rule.to_port is None or rule.from_port <= TEST_PORT <= rule.to_port
+    ]
+    if peers:
+        who = f"Only {', '.join(peers)} may use port {TEST_PORT}"
+        if peers == [f"{lab.config.my_ip}/32"]:
+            who += " (your IP: /32 is exactly one address)"
+    else:
+        who = f"No rule allows port {TEST_PORT} at all, not even from your IP: add it as in section 2"
     return (
-        f"No. The request from {OTHER_IP} gets through the internet gateway and the route table, and stops at "
-        f"hop {_hop_number(result, hop)}, the {_named(hop.place, snap)}: {_named(hop.reason, snap)} "
-        f"Only {lab.config.my_ip}/32 (your IP, exactly one address) may use port {TEST_PORT}; the rule for port "
-        f"{APP_PORT} from anywhere opens port {APP_PORT} only."
+        f"No. The request from {OTHER_IP} {passed}stops at hop {number}, the {_named(hop.place, snap)}: "
+        f"{_named(hop.reason, snap)} {who}; the rule for port {APP_PORT} from anywhere opens port {APP_PORT} only."
     )
 
 

@@ -161,12 +161,28 @@ def _quiet_library_warnings() -> None:
 
 
 def _png_figures() -> None:
-    """Inline figures as PNG (SVG embeds random ids, which breaks output comparison)."""
+    """Figures as PNG, including a bare ``Figure`` left as a cell's last value.
+
+    PNG rather than SVG: SVG embeds random ids, which breaks output comparison. The lab's
+    widget-free drawing functions return ``matplotlib.figure.Figure`` objects (no pyplot, so they
+    work the same in widgets and tests); registering a PNG formatter makes them show as pictures.
+    """
     try:
         from IPython import get_ipython
 
         shell = get_ipython()
     except ImportError:
         return
-    if shell is not None:
-        shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
+    if shell is None:
+        return
+    shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
+    from matplotlib.figure import Figure
+
+    def to_png(fig: Figure) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
+
+    shell.display_formatter.formatters["image/png"].for_type(Figure, to_png)

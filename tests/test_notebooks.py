@@ -18,6 +18,7 @@ see) is run but not compared, and a cell tagged ``raises-exception`` must raise.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -74,13 +75,13 @@ def reset(endpoint: str) -> None:
     urllib.request.urlopen(urllib.request.Request(endpoint + "/_lab/reset", method="POST"), timeout=30)
 
 
-def nbval(notebook: Path, region_home: Path) -> subprocess.CompletedProcess[str]:
-    """Run one notebook under nbval in its own pytest process (fresh kernel, this Python's environment)."""
+def nbval(notebooks: list[Path], region_home: Path) -> subprocess.CompletedProcess[str]:
+    """Run notebooks of one mode, in order, under nbval in one pytest process (a fresh kernel each)."""
     command = [
         sys.executable,
         "-m",
         "pytest",
-        mode_of(notebook),
+        mode_of(notebooks[0]),
         "--nbval-sanitize-with",
         str(SANITIZE),
         "--nbval-current-env",
@@ -88,17 +89,19 @@ def nbval(notebook: Path, region_home: Path) -> subprocess.CompletedProcess[str]
         "-p",
         "no:cacheprovider",
         "-q",
-        str(notebook.relative_to(REPO)),
+        *(str(notebook.relative_to(REPO)) for notebook in notebooks),
     ]
     return subprocess.run(command, cwd=REPO, env=notebook_env(region_home), capture_output=True, text=True, timeout=600)
 
 
-def explain(notebook: Path, result: subprocess.CompletedProcess[str], context: str) -> str:
+def explain(notebooks: list[Path], result: subprocess.CompletedProcess[str], context: str) -> str:
     report = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)[-8000:]  # nbval colours its report
+    names = ", ".join(notebook.name for notebook in notebooks)
+    numbers = " ".join(notebook.stem[:2] for notebook in notebooks)
     return (
-        f"{notebook.name} {context}: nbval exited {result.returncode}.\n{report}\n"
-        "If the notebook was edited on purpose, refresh its stored outputs with "
-        f"`.venv/bin/python tools/execute_notebooks.py {notebook.stem[:2]}`."
+        f"{names} {context}: nbval exited {result.returncode}.\n{report}\n"
+        "If a notebook was edited on purpose, refresh its stored outputs with "
+        f"`.venv/bin/python tools/execute_notebooks.py {numbers}` (the failing one is named above)."
     )
 
 
@@ -106,22 +109,22 @@ def explain(notebook: Path, result: subprocess.CompletedProcess[str], context: s
 def test_notebook_alone_matches_its_stored_outputs(notebook: Path, region_endpoint: str, region_home: Path) -> None:
     mode_of(notebook)
     reset(region_endpoint)
-    result = nbval(notebook, region_home)
+    result = nbval([notebook], region_home)
     if result.returncode != 0:
-        pytest.fail(explain(notebook, result, "run alone after a region reset"), pytrace=False)
+        pytest.fail(explain([notebook], result, "run alone after a region reset"), pytrace=False)
 
 
 def test_notebooks_in_sequence_against_one_region(region_endpoint: str, region_home: Path) -> None:
     if not NOTEBOOKS:
         pytest.skip(SKIP_REASON)
-    for notebook in NOTEBOOKS:
-        mode_of(notebook)
     reset(region_endpoint)
     failures = []
-    for notebook in NOTEBOOKS:
-        result = nbval(notebook, region_home)
+    # One pytest process per run of same-mode notebooks (nbval still gives each its own kernel, in order).
+    for _, group in itertools.groupby(NOTEBOOKS, key=mode_of):
+        notebooks = list(group)
+        result = nbval(notebooks, region_home)
         if result.returncode != 0:
-            failures.append(explain(notebook, result, f"run in sequence (after {NOTEBOOKS[0].stem} ...)"))
+            failures.append(explain(notebooks, result, "run in sequence against one region (one reset at the start)"))
     if failures:
         pytest.fail("\n\n".join(failures), pytrace=False)
 

@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
-from . import ec2_rules, engine_hooks, patches, runtime  # noqa: F401  (importing registers rules and patches)
+from . import ec2_rules, ecs_rules, elbv2_rules, engine_hooks, iam_rules, patches, runtime  # noqa: F401
 from .clock import VirtualClock
 from .protocol import AwsError, AwsRequest, error_response, parse
 from .rules import Context, checks_for, hooks_for

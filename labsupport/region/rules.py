@@ -39,7 +39,9 @@ class Context:
     def backend(self, service: str) -> Any:
         from moto.backends import get_backend
 
-        return get_backend(service)[self.account_id][self.region]  # type: ignore[arg-type]
+        backends = get_backend(service)[self.account_id]  # type: ignore[arg-type]
+        # IAM and S3 are global: moto keeps one backend per partition ("aws"), not per region.
+        return backends[self.region if self.region in backends.regions else "aws"]
 
 
 def rule(service: str, *actions: str) -> Callable[[Check], Check]:

@@ -29,6 +29,7 @@ class World:
         from .ecs_engine import EcsScheduler
         from .health import HealthBook
         from .listeners import Listeners
+        from .metrics import Metrics
 
         self.region = region
         self.lock = lock
@@ -38,6 +39,7 @@ class World:
         self.health = HealthBook(self)
         self.ecs = EcsScheduler(self)
         self.listeners = Listeners(self)
+        self.metrics = Metrics(self)
 
     def backend(self, service: str) -> Any:
         from moto.backends import get_backend
@@ -51,6 +53,7 @@ class World:
         self.apps.clear()
         self.health.clear()
         self.ecs.clear()
+        self.metrics.clear()
 
     def shutdown(self) -> None:
         self.listeners.close_all()

@@ -73,6 +73,12 @@ def _widget_notebooks() -> list[Path]:
     return found
 
 
+def menu(page: Any, top: str, item: str) -> None:
+    """Click ``top`` in JupyterLab's menu bar, then ``item`` (exact text: has_text is a substring match)."""
+    page.locator(f'.lm-MenuBar-itemLabel:text-is("{top}")').click()
+    page.locator(f'.lm-Menu-itemLabel:text-is("{item}")').click()
+
+
 def open_and_run_all(page: Any, lab: LabServer, notebook: str) -> None:
     """Open ``notebook`` in a fresh workspace, Run All Cells, wait for the sentinel and an idle kernel."""
     from playwright.sync_api import expect
@@ -85,12 +91,15 @@ def open_and_run_all(page: Any, lab: LabServer, notebook: str) -> None:
     if dialog.is_visible():  # "Select Kernel": autoStartDefaultKernel should prevent it, but be safe
         dialog.locator("button", has_text="Select").click()
         idle.wait_for()
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator('.lm-Menu-itemLabel:text-is("Run All Cells")').click()
-
-    # A failing cell stops Run All, so wait for the sentinel *or* a traceback and say which it was.
     sentinel = page.locator(".jp-OutputArea-output", has_text=SENTINEL)
     traceback = page.locator(STDERR, has_text="Traceback")
+    # The notebooks are stored with their outputs, sentinel included: clear them first, or the
+    # test would find the old sentinel (and old widgets) before Run All has done anything.
+    menu(page, "Edit", "Clear Outputs of All Cells")
+    expect(sentinel).to_have_count(0)
+    menu(page, "Run", "Run All Cells")
+
+    # A failing cell stops Run All, so wait for the sentinel *or* a traceback and say which it was.
     sentinel.or_(traceback).first.wait_for(timeout=RUN_TIMEOUT_MS)
     if traceback.count():
         pytest.fail(f"{notebook}: a cell failed during Run All:\n{traceback.first.inner_text()[-3000:]}")
