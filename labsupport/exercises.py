@@ -82,13 +82,16 @@ def check(key: str, prediction: Any) -> None:
 
 
 def _load_all() -> None:
-    # Importing the modules that hold exercises registers them (chapters 00-01 in exercise_bank,
-    # the VPC chapter in exercises_vpc, the security chapter in exercises_security).
-    import importlib
+    """Import every module that holds exercises, which registers them.
 
-    for module in ("exercise_bank", "exercises_vpc", "exercises_security"):
-        try:
-            importlib.import_module(f"{__package__}.{module}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__package__}.{module}":
-                raise
+    Chapters 00-01 live in ``exercise_bank``; later chapters each have an ``exercises_<topic>``
+    module next to the concept they test (``exercises_vpc``, ``exercises_security`` ...).
+    """
+    import importlib
+    import pkgutil
+
+    from . import __path__ as package_path
+
+    topics = sorted(m.name for m in pkgutil.iter_modules(package_path) if m.name.startswith("exercises_"))
+    for module in ["exercise_bank", *topics]:
+        importlib.import_module(f"{__package__}.{module}")

@@ -26,9 +26,7 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "data" / "templates" / "taskdef
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 ECS_TASKS_TRUST = {
     "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 
 
@@ -129,7 +127,9 @@ def _same(registered: dict[str, Any], wanted: dict[str, Any]) -> bool:
     return a["image"] == b["image"] and env(a) == env(b) and str(registered.get("cpu")) == str(wanted.get("cpu"))
 
 
-def ensure_service(lab: Lab, net: Network, lb: LoadBalancer, task_definition_arn: str, **options: Any) -> dict[str, Any]:
+def ensure_service(
+    lab: Lab, net: Network, lb: LoadBalancer, task_definition_arn: str, **options: Any
+) -> dict[str, Any]:
     """The ECS service (rolling deployments, ``ECS`` controller) behind the blue target group."""
     cfg = _config(lab)
     ecs = lab.client("ecs")
@@ -153,7 +153,11 @@ def ensure_service(lab: Lab, net: Network, lb: LoadBalancer, task_definition_arn
                 }
             },
             loadBalancers=[
-                {"targetGroupArn": lb.target_groups[blue], "containerName": cfg["container"], "containerPort": int(cfg["container_port"])}
+                {
+                    "targetGroupArn": lb.target_groups[blue],
+                    "containerName": cfg["container"],
+                    "containerPort": int(cfg["container_port"]),
+                }
             ],
             deploymentConfiguration={
                 "minimumHealthyPercent": int(options.get("minimum_healthy_percent", 100)),
@@ -174,7 +178,9 @@ def build(lab: Lab, net: Network, lb: LoadBalancer) -> FargateService:
     ensure_cluster(lab)
     arn = register(task_definition(image, lab), lab)
     service = ensure_service(lab, net, lb, arn)
-    return FargateService(cluster=cfg["cluster"], service_arn=service["serviceArn"], task_definition_arn=arn, image=image)
+    return FargateService(
+        cluster=cfg["cluster"], service_arn=service["serviceArn"], task_definition_arn=arn, image=image
+    )
 
 
 def teardown(lab: Lab) -> list[str]:
@@ -182,7 +188,11 @@ def teardown(lab: Lab) -> list[str]:
     cfg = _config(lab)
     ecs = lab.client("ecs")
     deleted = []
-    found = ecs.describe_services(cluster=cfg["cluster"], services=[cfg["service"]])["services"] if _cluster_exists(lab) else []
+    found = (
+        ecs.describe_services(cluster=cfg["cluster"], services=[cfg["service"]])["services"]
+        if _cluster_exists(lab)
+        else []
+    )
     if found and found[0]["status"] == "ACTIVE":
         ecs.update_service(cluster=cfg["cluster"], service=cfg["service"], desiredCount=0)
         ecs.delete_service(cluster=cfg["cluster"], service=cfg["service"], force=True)

@@ -71,7 +71,7 @@ def region(region_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def ec2(region: str):  # noqa: ANN201 - a boto3 client
+def ec2(region: str):
     import boto3
 
     return boto3.client("ec2", endpoint_url=region, region_name="us-west-2")

@@ -331,13 +331,11 @@ class _Hosts:
     def close(self, minute_end: float) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
         """(average, minimum, maximum) of healthy and of unhealthy over the minute; starts the next one."""
         self.advance(minute_end)
+        healthy = self.seen_healthy or [self.healthy]
+        unhealthy = self.seen_unhealthy or [self.unhealthy]
         result = (
-            (self.area_healthy / MINUTE, min(self.seen_healthy or [self.healthy]), max(self.seen_healthy or [self.healthy])),
-            (
-                self.area_unhealthy / MINUTE,
-                min(self.seen_unhealthy or [self.unhealthy]),
-                max(self.seen_unhealthy or [self.unhealthy]),
-            ),
+            (self.area_healthy / MINUTE, float(min(healthy)), float(max(healthy))),
+            (self.area_unhealthy / MINUTE, float(min(unhealthy)), float(max(unhealthy))),
         )
         self.area_healthy = self.area_unhealthy = 0.0
         self.seen_healthy, self.seen_unhealthy = [], []
@@ -479,9 +477,7 @@ class Metrics:
         registered = {tg for tg, _ in self.world.health.records}
         for minute in sorted(m for m in self._buckets if m + MINUTE <= minute_end):
             for (tg_arn, lb_arn), bucket in sorted(self._buckets.pop(minute).items(), key=_bucket_order):
-                has_targets = (
-                    tg_arn in registered if tg_arn else any(tg in registered for tg in groups.get(lb_arn, ()))
-                )
+                has_targets = tg_arn in registered if tg_arn else any(tg in registered for tg in groups.get(lb_arn, ()))
                 data.extend(_bucket_datums(minute, lb_arn, tg_arn, bucket, has_targets))
         # Host counts: every minute, for every target group a listener uses, traffic or not.
         closed = {tg: hosts.close(minute_end) for tg, hosts in self._hosts.items()}
@@ -776,7 +772,10 @@ def _reason(
         verb = f"{_was(matching)} not {words}"
         transition = f"(minimum {_plural(n - m + 1, 'datapoint')} for ALARM -> OK transition)"
     last = len(decision.used)
-    text = f"Threshold Crossed: {matching} out of the last {last} datapoints [{listed}] {verb} the threshold ({_number(threshold)})"
+    text = (
+        f"Threshold Crossed: {matching} out of the last {last} datapoints [{listed}] {verb} "
+        f"the threshold ({_number(threshold)})"
+    )
     if decision.filled and treat in (BREACHING, NOT_BREACHING):
         text += f", and {_plural(decision.filled, 'missing datapoint')} {_was(decision.filled)} treated as {fill_word}"
     return f"{text} {transition}."
