@@ -133,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=["push"])
     p.add_argument("reference", help="REPO:TAG, e.g. my-app-frontend:v2")
     p.set_defaults(func=_image)
-    args = parser.parse_args(argv)
+    # `start` passes unknown options (e.g. --no-browser, --port 9999) on to JupyterLab.
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if args.command != "start":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.jupyter_args = [*args.jupyter_args, *extra]
     try:
         return int(args.func(args))
     except LabError as err:

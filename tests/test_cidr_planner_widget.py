@@ -7,7 +7,9 @@ import re
 
 import ipywidgets as widgets
 import pytest
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from labsupport import cidr
 from labsupport.errors import LabError
@@ -56,6 +58,36 @@ def test_render_plan_figure_has_three_panels_and_png() -> None:
     png = figure_png(fig)
     assert png.startswith(PNG_SIGNATURE)
     assert figure_png(render_plan_figure(seed_layout())) == png  # deterministic
+
+
+def test_blocks_used_by_several_tiers_are_drawn_used_not_free() -> None:
+    # The dense plan fills 10.0.0.0/22 with two private and two public /24s: every address is used,
+    # by two tiers, so its block must be grey like a partly used one, never hatched like free space.
+    layout = seed_layout()
+    fig = render_plan_figure(layout)
+    tree_ax = fig.axes[1]
+    bars = {
+        (round(p.get_x(), 4), round(p.get_width(), 4), round(p.get_y())): p
+        for p in tree_ax.patches
+        if isinstance(p, Rectangle)
+    }
+    # Rows from the top: /20 at y=4, /21 at 3, /22 at 2, /23 at 1, subnets at 0.
+    block_22 = bars[(0.0, 0.25, 2)]
+    assert not block_22.get_hatch()
+    assert to_hex(block_22.get_facecolor()) == module.USED_GREY.lower()
+    free_22 = bars[(0.25, 0.25, 2)]  # 10.0.4.0/22 really is free
+    assert free_22.get_hatch() == module.FREE_HATCH
+    # A /23 filled by one tier (two public /24s, then two private ones) keeps that tier's colour.
+    for x, tier in ((0.0, 0), (0.125, 1)):
+        one_tier = bars[(x, 0.125, 1)]
+        assert not one_tier.get_hatch() and to_hex(one_tier.get_facecolor()) == module.TIER_COLOURS[tier].lower()
+    # Every node of the tree: hatched exactly when nothing in it is planned.
+    colours = {t.name: module._tier_colour(i) for i, t in enumerate(layout.tiers)}
+    for node in cidr.split_tree(layout.vpc, 3, allocated=layout).nodes():
+        face, hatch, _ = module._node_style(node, layout, colours)
+        assert (hatch == module.FREE_HATCH) == (node.state == "free"), node
+        if node.state != "free":
+            assert face != "white", node
 
 
 def test_render_plan_figure_gapped_and_tiny_plans() -> None:

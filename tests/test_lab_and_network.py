@@ -33,7 +33,7 @@ def _counts(ec2) -> dict[str, int]:
 
 def test_offline_clients_ignore_real_credentials(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     # Even with a real-looking profile and keys in the environment, offline clients stay local.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALLOOKINGKEY00")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA-NOT-A-REAL-KEY")
     monkeypatch.setenv("AWS_PROFILE", "production")
     ec2 = Lab(mode="offline", region="us-west-2", config=lab.config, endpoint=lab.endpoint).client("ec2")
     assert ec2.meta.endpoint_url == lab.endpoint

@@ -358,6 +358,31 @@ def test_group_names_refer_to_the_default_vpc(ec2: Any) -> None:
     assert ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["VpcId"] == default_vpc
 
 
+def test_default_security_group_cannot_be_deleted(ec2: Any) -> None:
+    vpc_id = make_vpc(ec2)
+    by_name = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": ["default"]}]
+    default = ec2.describe_security_groups(Filters=by_name)["SecurityGroups"][0]["GroupId"]
+    assert fails(ec2.delete_security_group, GroupId=default) == (
+        "CannotDelete",
+        f'the specified group: "{default}" name: "default" cannot be deleted by a user',
+    )
+    # By name, "default" means the default VPC's default group: refused the same way.
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    default_of_default_vpc = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]
+    assert default_of_default_vpc["VpcId"] == default_vpc
+    assert fails(ec2.delete_security_group, GroupName="default") == (
+        "CannotDelete",
+        f'the specified group: "{default_of_default_vpc["GroupId"]}" name: "default" cannot be deleted by a user',
+    )
+    # Both are still there; a group of your own is deleted as usual, and a dry run says it would be.
+    assert ec2.describe_security_groups(Filters=by_name)["SecurityGroups"][0]["GroupId"] == default
+    assert fails(ec2.delete_security_group, GroupId=default, DryRun=True)[0] == "CannotDelete"
+    own = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc_id)["GroupId"]
+    assert fails(ec2.delete_security_group, GroupId=own, DryRun=True)[0] == "DryRunOperation"
+    ec2.delete_security_group(GroupId=own)
+    assert fails(ec2.delete_security_group, GroupId=own)[0] == "InvalidGroup.NotFound"
+
+
 # -- 7. Security group rules -------------------------------------------------------------------------
 
 

@@ -549,6 +549,27 @@ def group_names_mean_the_default_vpc(request: AwsRequest, ctx: Context) -> None:
             )
 
 
+@_ec2_rule("DeleteSecurityGroup")
+def default_security_group_is_permanent(request: AwsRequest, ctx: Context) -> None:
+    """A VPC's default security group cannot be deleted (CannotDelete)."""
+    backend = _ec2(ctx)
+    group_id = request.get("GroupId")
+    name = request.get("GroupName")
+    group = None
+    if group_id:
+        group = backend.get_security_group_from_id(group_id)
+    elif name:
+        # A GroupName means a group of the default VPC (group_names_mean_the_default_vpc).
+        default_vpc = next((vpc for vpc in backend.vpcs.values() if vpc.is_default), None)
+        if default_vpc is not None:
+            group = backend.get_security_group_from_name(name, vpc_id=default_vpc.id)
+    if group is None or group.name != "default":
+        return  # unknown groups get moto's InvalidGroup.NotFound; other groups may be deleted
+    # AWS's own wording (VPC User Guide, "Default security groups"); moto deleted the group, and a
+    # VPC without its default group breaks every later "default group applies" lesson.
+    raise AwsError("CannotDelete", f'the specified group: "{group.id}" name: "default" cannot be deleted by a user')
+
+
 @_ec2_rule("DescribeNatGateways")
 def describe_known_nat_gateways(request: AwsRequest, ctx: Context) -> None:
     """Describing a NAT gateway ID that does not exist is NatGatewayNotFound."""

@@ -62,7 +62,8 @@ CloudWatch's behaviour in virtual time:
   dimensions *contained* the requested ones, so ``RequestCount`` by ``LoadBalancer`` also added the
   per-target-group series and came out doubled;
 - moto's ``Dimension`` sorted inconsistently, so ``get_metric_data`` missed series when the
-  dimensions were given in another order.
+  dimensions were given in another order; and ``list_metrics`` listed a metric with two dimensions
+  once per datapoint instead of once.
 """
 
 from __future__ import annotations
@@ -349,9 +350,15 @@ class _Hosts:
 class Metrics:
     """ALB metrics and alarm evaluation for one region (see the module docstring)."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, patch_moto: bool = True) -> None:
+        """Subscribe to the world's requests and health changes and start the minute tick.
+
+        ``patch_moto`` installs the CloudWatch corrections (see the module docstring); the region
+        always does, a unit test with a stand-in backend need not import moto at all.
+        """
         self.world = world
-        install_moto_patches()
+        if patch_moto:
+            install_moto_patches()
         self._buckets: dict[int, dict[tuple[str | None, str], _Bucket]] = {}
         self._hosts: dict[str, _Hosts] = {}
         self._series: dict[tuple[str, str], dict[int, list[float]]] = {}
@@ -915,11 +922,15 @@ def install_moto_patches() -> None:
     def dimension_lt(self: Any, other: Any) -> bool:
         return (str(self.name), str(self.value)) < (str(other.name), str(other.value))
 
+    def are_dimensions_same(metric_dimensions: list[Any], dimensions: list[Any]) -> bool:
+        return {(d.name, d.value) for d in metric_dimensions} == {(d.name, d.value) for d in dimensions}
+
     for cls, name, function in (
         (backend_cls, "put_metric_data", put_metric_data),
         (backend_cls, "get_metric_statistics", get_metric_statistics),
         (alarm_cls, "update_state", update_state),
         (models.Dimension, "__lt__", dimension_lt),
+        (models, "are_dimensions_same", are_dimensions_same),
         (backend_cls, "put_metric_alarm", put_metric_alarm),  # last: its mark means "all installed"
     ):
         setattr(function, _MARK, True)

@@ -5,7 +5,8 @@ Behind the widget are two widget-free functions that notebooks and tests call di
 * :func:`render_plan_figure` draws a :class:`~labsupport.cidr.Layout` as ONE matplotlib figure
   with three panels: (a) the bit strip of the VPC base address, network bits coloured per octet
   and host bits grey, dashed lines where the tiers' subnet prefixes cut; (b) the split tree of
-  the VPC over its address line, the planned subnets coloured per tier and free space hatched;
+  the VPC over its address line, the planned subnets coloured per tier, blocks in use by several
+  tiers (or partly in use) grey, and free space hatched;
   (c) the AZ x tier grid with each subnet's CIDR and AWS-usable count.
 * :func:`plan_summary` states the same numbers as one line of text, e.g.
   ``"VPC 10.0.0.0/20: 4096 addresses, 4 subnets planned, 1004 usable, 3072 free (dense, 25% planned)"``.
@@ -41,6 +42,7 @@ TIER_COLOURS = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2"
 OCTET_COLOURS = ("#1F77B4", "#2CA02C", "#D62728", "#9467BD")
 HOST_COLOUR = "#E6E6E6"
 FREE_HATCH = "///"
+USED_GREY = "#D9D9D9"  # a tree node in use by several tiers, or only partly in use
 _MAX_TREE_LEVELS = 3  # more rows than this turn the address line into noise
 
 
@@ -106,6 +108,22 @@ def _draw_bits(ax: Axes, layout: cidr.Layout) -> None:
     ax.axis("off")
 
 
+def _node_style(node: cidr.SplitNode, layout: cidr.Layout, colour_of: dict[str, str]) -> tuple[str, str | None, float]:
+    """(face colour, hatch, alpha) of one split-tree node on the address line.
+
+    Only a ``free`` node is hatched: hatching means "nothing planned here". A node in use is drawn
+    in its tier's colour when every subnet inside it belongs to one tier (two /24s of one tier
+    fill a /23), and grey otherwise: partly used, or fully used by subnets of several tiers (the
+    dense plan's 10.0.0.0/22 holds private and public /24s and must not look free).
+    """
+    if node.state == "free":
+        return "white", FREE_HATCH, 1.0
+    tiers_inside = {s.tier for s in layout.subnets if s.cidr.overlaps(node.network)}
+    if node.state == "allocated" and len(tiers_inside) == 1:
+        return colour_of[next(iter(tiers_inside))], None, 0.45
+    return USED_GREY, None, 1.0
+
+
 def _draw_address_line(ax: Axes, layout: cidr.Layout) -> None:
     vpc = layout.vpc
     total = layout.total
@@ -138,15 +156,7 @@ def _draw_address_line(ax: Axes, layout: cidr.Layout) -> None:
             ax.text(start + width / 2, y + 0.5, label, ha="center", va="center", fontsize=7.5, clip_on=True)
 
     for node in tree.nodes():
-        # A node can be fully allocated by several subnets (two /24s fill a /23): colour it by
-        # their tier when they share one.
-        tiers_inside = {s.tier for s in layout.subnets if s.cidr.overlaps(node.network)}
-        if node.state == "allocated" and len(tiers_inside) == 1:
-            face, hatch, alpha = colour_of[tiers_inside.pop()], None, 0.45
-        elif node.state == "partial":
-            face, hatch, alpha = "#D9D9D9", None, 1.0
-        else:
-            face, hatch, alpha = "white", FREE_HATCH, 1.0
+        face, hatch, alpha = _node_style(node, layout, colour_of)
         block(node.network, node.depth, face, hatch, str(node.network), alpha)
     for s in layout.subnets:
         block(s.cidr, rows - 1, colour_of[s.tier], None, f"{s.cidr}\n{s.tier}")
@@ -165,10 +175,11 @@ def _draw_address_line(ax: Axes, layout: cidr.Layout) -> None:
         ax.spines[side].set_visible(False)
     ax.tick_params(axis="y", length=0)
     handles = [Rectangle((0, 0), 1, 1, facecolor=colour_of[t.name]) for t in layout.tiers]
+    handles.append(Rectangle((0, 0), 1, 1, facecolor=USED_GREY, edgecolor="#555555"))
     handles.append(Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="#555555", hatch=FREE_HATCH))
     ax.legend(
         handles,
-        [f"{t.name} /{t.prefix}" for t in layout.tiers] + ["free"],
+        [f"{t.name} /{t.prefix}" for t in layout.tiers] + ["mixed or part used", "free"],
         loc="upper left",
         bbox_to_anchor=(1.005, 1.0),
         fontsize=8,
