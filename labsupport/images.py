@@ -102,3 +102,30 @@ def uri(reference: str, lab: Lab | None = None) -> str:
     name, tag = parse_reference(reference)
     account = "123456789012" if lab.offline else lab.client("sts").get_caller_identity()["Account"]
     return f"{account}.dkr.ecr.{lab.region}.amazonaws.com/{name}:{tag}"
+
+
+def exists(reference: str, lab: Lab | None = None) -> bool:
+    """Whether ECR holds ``REPO:TAG`` now (what a task's image pull will find). Works on AWS too."""
+    lab = lab or current()
+    name, tag = parse_reference(reference)
+    ecr = lab.client("ecr")
+    try:
+        found = ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": tag}])["imageDetails"]
+    except (ecr.exceptions.RepositoryNotFoundException, ecr.exceptions.ImageNotFoundException):
+        return False
+    return bool(found)
+
+
+def pushed_tags(repository: str, lab: Lab | None = None) -> list[str]:
+    """The tags in an ECR repository, sorted (empty when the repository does not exist)."""
+    lab = lab or current()
+    name, _ = parse_reference(repository)
+    ecr = lab.client("ecr")
+    tags: set[str] = set()
+    try:
+        for page in ecr.get_paginator("describe_images").paginate(repositoryName=name):
+            for image in page["imageDetails"]:
+                tags.update(image.get("imageTags") or [])
+    except ecr.exceptions.RepositoryNotFoundException:
+        return []
+    return sorted(tags)

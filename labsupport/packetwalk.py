@@ -12,9 +12,13 @@ Two lessons are built into the output:
 - the lab uses each VPC's *default* network ACL, which allows everything in both directions, so
   the NACL hop always says so instead of pretending to evaluate rules.
 
-Sources and destinations can be ``"internet"`` (an outside client, 203.0.113.10 from the
+Sources and destinations can be ``"internet"`` (an outside client, :data:`INTERNET_IP` from the
 documentation range), any outside IP, an IP inside the VPC, a subnet name/id (its first usable
 address), a ``(subnet, ip)`` pair, an ENI id, or an :class:`Endpoint` carrying security groups.
+
+The text names every resource by its Name tag (or a role word such as "the VPC's default security
+group"), never by its ID, and a NAT gateway's public address as "its Elastic IP": both differ from
+run to run. Each :class:`Hop` keeps the IDs of the resources it checked in ``resource_ids``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 
 from .errors import LabError
 from .routing import RouteDecision, explain_route, is_public_subnet, parse_ip, route_table_for
-from .topology import NetworkInterface, SecurityGroup, SgRule, Subnet, VpcSnapshot
+from .topology import InternetGateway, NetworkInterface, SecurityGroup, SgRule, Subnet, VpcSnapshot
 
 __all__ = [
     "DEFAULT_NACL",
@@ -42,8 +46,9 @@ __all__ = [
 ]
 
 #: The outside client used for ``"internet"``: an address from TEST-NET-3 (RFC 5737), which is
-#: reserved for documentation and never routed, so examples never name somebody's real host.
-INTERNET_IP = "203.0.113.10"
+#: reserved for documentation and never routed, so examples never name somebody's real host. It is
+#: not the lab's ``my_ip`` (203.0.113.10), so "the internet" never passes a rule meant for you.
+INTERNET_IP = "203.0.113.200"
 
 #: What the reply hop at a security group says, every time.
 STATEFUL_REPLY = (
@@ -97,12 +102,18 @@ EndpointLike = str | tuple[str, str] | Endpoint
 
 @dataclass(frozen=True)
 class Hop:
-    """One step of a walk: where, what was checked, ``allow``/``deny``, and why."""
+    """One step of a walk: where, what was checked, ``allow``/``deny``, and why.
+
+    ``place`` and ``reason`` name resources by name; ``resource_ids`` holds the IDs of the
+    resources checked at this hop (the internet gateway, the route table, the security groups ...),
+    empty where there is none (a network ACL, the target).
+    """
 
     place: str
     check: str
     verdict: str
     reason: str
+    resource_ids: tuple[str, ...] = ()
 
     @property
     def allowed(self) -> bool:
@@ -175,19 +186,29 @@ class WalkResult:
         return "\n".join(lines)
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width``, broken between words; a name longer than the column
+    breaks after one of its hyphens (``my-workspace-subnet-`` / ``app-public1-a``), never mid-word."""
+    lines: list[str] = []
+    for line in textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False):
+        if len(line) <= width:
+            lines.append(line)
+        else:
+            lines.extend(textwrap.wrap(line, width, break_on_hyphens=True, break_long_words=False))
+    return lines or [""]
+
+
 def format_hops(hops: Sequence[Hop]) -> str:
-    """Hops as a fixed-width text table with wrapped columns (for ``print`` in a notebook)."""
-    widths = {"#": 2, "place": 24, "check": 26, "verdict": 7, "reason": 56}
+    """Hops as a fixed-width text table with wrapped columns (for ``print`` in a notebook).
+
+    Names stay whole on one line wherever they fit; see :func:`_wrap`.
+    """
+    widths = {"#": 2, "place": 28, "check": 24, "verdict": 7, "reason": 54}
     header = ["#", "place", "check", "verdict", "reason"]
     rows: list[list[list[str]]] = []
     for number, hop in enumerate(hops, start=1):
         cells = [str(number), hop.place, hop.check, hop.verdict, hop.reason]
-        rows.append(
-            [
-                textwrap.wrap(text, widths[name], break_on_hyphens=False) or [""]
-                for name, text in zip(header, cells, strict=True)
-            ]
-        )
+        rows.append([_wrap(text, widths[name]) for name, text in zip(header, cells, strict=True)])
     out = [
         "  ".join(h.ljust(widths[h]) for h in header).rstrip(),
         "  ".join("-" * widths[h] for h in header),
@@ -285,7 +306,7 @@ def _peer(snapshot: VpcSnapshot, peer: str | Endpoint) -> tuple[str | None, set[
             return None, {group.id}, f"a member of {group.label}"
     raise LabError(
         f"{peer!r} is neither an IP address nor a security group of this VPC.",
-        "Give the peer as an IP such as '203.0.113.10', or a security-group id or name "
+        "Give the peer as an IP such as '203.0.113.200', or a security-group id or name "
         "(e.g. the load balancer's group), or an Endpoint(ip=..., security_groups=[...]).",
     )
 
@@ -320,12 +341,12 @@ def sg_allows(
             if _rule_matches(rule, proto, port_number, peer_ip, peer_sgs):
                 via = ""
                 if rule.peer_kind == "sg":
-                    via = f" ({peer_label} carries {rule.peer})"
+                    via = f" ({peer_label} carries {rule.peer_label})"
                 return SgDecision(
                     True,
                     way,
                     ids,
-                    f"{group.label} ({group.id}) allows {what} {word} {peer_label}: rule '{rule}'{via}.",
+                    f"{group.title} allows {what} {word} {peer_label}: rule '{rule}'{via}.",
                     rule,
                     group,
                 )
@@ -359,10 +380,10 @@ class _End:
 
 def _default_sgs(snapshot: VpcSnapshot, what: str) -> tuple[tuple[str, ...], str]:
     for group in snapshot.security_groups:
-        if group.name == "default":
+        if group.default:
             return (group.id,), (
-                f"{what} was given no security group, so the VPC's default group "
-                f"{group.id} applies (as it does for an interface created without one)"
+                f"{what} was given no security group, so {group.title} applies, as it does for "
+                "an interface created without one."
             )
     known = ", ".join(g.label for g in snapshot.security_groups) or "none"
     raise LabError(
@@ -376,12 +397,12 @@ def _in_vpc(snapshot: VpcSnapshot, ip: str) -> bool:
 
 
 def _eni_endpoint(eni: NetworkInterface) -> Endpoint:
+    # No name: the endpoint then reads "<ip> (<subnet>)" like any other address in the VPC.
     return Endpoint(
         ip=eni.private_ip,
         subnet=eni.subnet_id,
         security_groups=eni.security_groups,
         public_ip=eni.public_ip or None,
-        name=f"{eni.private_ip} ({eni.id})",
     )
 
 
@@ -461,29 +482,46 @@ def _as_peer(end: _End) -> Endpoint:
 
 
 # ---------------------------------------------------------------------- the walk
-def _rt_place(snapshot: VpcSnapshot, subnet: Subnet) -> tuple[str, str]:
+def _rt_place(snapshot: VpcSnapshot, subnet: Subnet) -> tuple[str, str, tuple[str, ...]]:
+    """(place, how the subnet got its table, the table's id) of a subnet's route-table hop."""
     choice = route_table_for(snapshot, subnet)
+    table = choice.route_table
     how = "" if choice.explicit else ", main table"
-    return f"route table {choice.route_table.label} ({subnet.label}{how})", choice.reason
+    place = f"route table {table.label} ({subnet.label}{how})"
+    return place, choice.reason, (table.id,)
+
+
+def _sg_place(groups: Sequence[SecurityGroup]) -> str:
+    if len(groups) == 1:
+        return groups[0].title
+    return "security groups " + ", ".join(g.label for g in groups)
 
 
 def _sg_hop(snapshot: VpcSnapshot, end: _End, way: str, proto: str, port: int | None, peer: str | Endpoint) -> Hop:
     decision = sg_allows(snapshot, end.sgs, way, proto, port, peer)
-    names = ", ".join(snapshot.security_group(g).label for g in end.sgs)
+    groups = [snapshot.security_group(g) for g in end.sgs]
     word = "inbound" if way == "ingress" else "outbound"
     reason = decision.reason
     if end.sg_note:
-        reason = f"{reason} ({end.sg_note})"
+        reason = f"{reason} {end.sg_note[0].upper()}{end.sg_note[1:]}"
     return Hop(
-        f"security group {names}",
+        _sg_place(groups),
         f"{word} rules of {end.label}",
         "allow" if decision.allowed else "deny",
         reason,
+        tuple(g.id for g in groups),
     )
 
 
 def _nacl_hop(subnet: Subnet, word: str) -> Hop:
     return Hop(f"network ACL ({subnet.label})", f"{word} NACL rules", "allow", DEFAULT_NACL)
+
+
+def _igw_place(igw: InternetGateway | None, igw_id: str = "") -> str:
+    if igw is not None:
+        return igw.title
+    # A gateway this VPC does not hold (detached or deleted): its id is all there is to name it.
+    return f"internet gateway {igw_id}" if igw_id else "internet gateway (none)"
 
 
 def _finish(
@@ -545,9 +583,11 @@ def _walk_in(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: int 
     reply: list[Hop] = []
     notes: list[str] = []
     igws = snapshot.internet_gateways
-    igw_place = f"internet gateway {igws[0].id}" if igws else "internet gateway (none)"
+    igw = igws[0] if igws else None
+    igw_place = _igw_place(igw)
+    igw_ids = (igw.id,) if igw is not None else ()
     check = f"can the internet address {dst.ip}?"
-    if not igws:
+    if igw is None:
         hops.append(
             Hop(
                 igw_place,
@@ -568,6 +608,7 @@ def _walk_in(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: int 
                 f"the internet cannot address it; the internet gateway only translates public "
                 f"IPs that belong to an interface in the VPC. Put an internet-facing load "
                 f"balancer in a public subnet in front of {dst.subnet.label}.",
+                igw_ids,
             )
         )
         return _finish(src, dst, proto, port, hops, reply, notes)
@@ -577,11 +618,12 @@ def _walk_in(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: int 
             igw_place,
             check,
             "allow",
-            f"{dst.label} has {dst.public_note}; {igws[0].id} translates {shown_public} to the "
-            f"private address {dst.ip} and hands the packet to the VPC router.",
+            f"{dst.label} has {dst.public_note}; the internet gateway translates {shown_public} to "
+            f"the private address {dst.ip} and hands the packet to the VPC router.",
+            igw_ids,
         )
     )
-    place, choice_reason = _rt_place(snapshot, dst.subnet)
+    place, choice_reason, rt_ids = _rt_place(snapshot, dst.subnet)
     rt = route_table_for(snapshot, dst.subnet).route_table
     back: RouteDecision = explain_route(rt, src.ip)
     public = is_public_subnet(snapshot, dst.subnet)
@@ -593,6 +635,7 @@ def _walk_in(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: int 
                 route_check,
                 "allow",
                 f"the local route delivers {dst.ip} inside the VPC; replies: {back.reason}. {choice_reason}",
+                rt_ids,
             )
         )
     else:
@@ -604,6 +647,7 @@ def _walk_in(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: int 
                 f"no route back to the internet gateway: {back.reason}. Replies to {src.ip} "
                 f"would not leave through the IGW, so the internet cannot reach "
                 f"{dst.subnet.label} ({public.reason})",
+                rt_ids,
             )
         )
         return _finish(src, dst, proto, port, hops, reply, notes)
@@ -613,14 +657,16 @@ def _walk_in(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: int 
         return _finish(src, dst, proto, port, hops, reply, notes)
     hops.append(_target_hop(dst, port, proto))
     reply = [
-        Hop(f"security group of {dst.label}", "reply leaves the target", "allow", STATEFUL_REPLY),
+        Hop(f"security group of {dst.label}", "reply leaves the target", "allow", STATEFUL_REPLY, dst.sgs),
         _nacl_hop(dst.subnet, "outbound"),
-        Hop(place, f"route to {src.ip}", "allow", back.reason),
+        Hop(place, f"route to {src.ip}", "allow", back.reason, rt_ids),
         Hop(
             igw_place,
             "translate back",
             "allow",
-            f"{igws[0].id} rewrites the source {dst.ip} back to {shown_public} and sends the reply to {src.ip}.",
+            f"the internet gateway rewrites the source {dst.ip} back to {shown_public} and sends the "
+            f"reply to {src.ip}.",
+            igw_ids,
         ),
         Hop(src.label, "reply delivered", "allow", f"the reply arrives at {src.ip}."),
     ]
@@ -642,12 +688,12 @@ def _walk_out(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: int
     if not hops[-1].allowed:
         return _finish(src, dst, proto, port, hops, reply, notes)
     hops.append(_nacl_hop(src.subnet, "outbound"))
-    place, choice_reason = _rt_place(snapshot, src.subnet)
+    place, choice_reason, rt_ids = _rt_place(snapshot, src.subnet)
     rt = route_table_for(snapshot, src.subnet).route_table
     decision = explain_route(rt, dst.ip)
     check = f"longest prefix match for {dst.ip}"
     if decision.dropped or decision.winner is None:
-        hops.append(Hop(place, check, "deny", f"{decision.reason}. {choice_reason}"))
+        hops.append(Hop(place, check, "deny", f"{decision.reason}. {choice_reason}", rt_ids))
         return _finish(src, dst, proto, port, hops, reply, notes)
     kind = decision.outcome
     if kind not in ("igw", "nat"):
@@ -657,39 +703,44 @@ def _walk_out(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: int
                 check,
                 "deny",
                 f"{decision.reason}; this walk follows only internet gateways and NAT gateways out of the VPC.",
+                rt_ids,
             )
         )
         return _finish(src, dst, proto, port, hops, reply, notes)
-    hops.append(Hop(place, check, "allow", decision.reason))
-    egress_ip = ""
+    hops.append(Hop(place, check, "allow", decision.reason, rt_ids))
     nat_hops: list[Hop] = []
     if kind == "nat":
-        nat_id = decision.winner.target_id
-        nat = snapshot.nat_gateway(nat_id)
-        nat_place = f"NAT gateway {nat_id}"
+        route = decision.winner
+        assert route is not None
+        nat = snapshot.nat_gateway(route.target_id)
+        nat_ids = (route.target_id,)
         problem = ""
         nat_subnet = None
         if nat is None:
-            problem = f"NAT gateway {nat_id} is not in this VPC any more"
+            problem = f"{route.target_phrase} is not in this VPC any more"
         elif nat.state != "available":
-            problem = f"NAT gateway {nat.label} is '{nat.state}', not 'available'"
+            problem = f"{nat.title} is '{nat.state}', not 'available'"
         elif nat.connectivity == "private":
-            problem = f"{nat.label} is a private NAT gateway, which cannot reach the internet"
+            problem = f"{nat.title} is a private NAT gateway, which cannot reach the internet"
         else:
             nat_subnet = next((s for s in snapshot.subnets if s.id == nat.subnet_id), None)
             if nat_subnet is None:
-                problem = f"{nat.label} sits in subnet {nat.subnet_id}, which is not in the snapshot"
+                # That subnet is outside the snapshot: its id is all there is to name it by.
+                problem = f"{nat.title} sits in subnet {nat.subnet_id}, which is not in the snapshot"
         if problem or nat is None or nat_subnet is None:
-            hops.append(Hop(nat_place, "forward to the internet?", "deny", problem + "."))
+            hops.append(Hop(route.target_phrase, "forward to the internet?", "deny", problem + ".", nat_ids))
             return _finish(src, dst, proto, port, hops, reply, notes)
-        egress_ip = nat.public_ip or "its Elastic IP"
+        # The Elastic IP is an address AWS picks (and the offline region too): it differs from run
+        # to run, so the text names it by role; it stays on snapshot.nat_gateway(...).public_ip.
+        egress = "the NAT gateway's Elastic IP"
         hops.append(
             Hop(
-                f"NAT gateway {nat.label} ({nat_subnet.label})",
+                f"{nat.title} ({nat_subnet.label})",
                 "translate the source address",
                 "allow",
-                f"rewrites the source {src.ip} to its own public IP {egress_ip}; connection "
+                f"rewrites the source {src.ip} to its own public address, its Elastic IP; connection "
                 "tracking remembers the mapping for the reply.",
+                nat_ids,
             )
         )
         if nat_subnet.az != src.subnet.az:
@@ -698,7 +749,7 @@ def _walk_out(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: int
                 f"{src.subnet.az}: cross-AZ traffic is charged, and if {nat_subnet.az} fails "
                 f"{src.subnet.az} loses its way out (use one NAT gateway per AZ)."
             )
-        nat_place2, _ = _rt_place(snapshot, nat_subnet)
+        nat_place2, _, nat_rt_ids = _rt_place(snapshot, nat_subnet)
         nat_rt = route_table_for(snapshot, nat_subnet).route_table
         onward = explain_route(nat_rt, dst.ip)
         if onward.outcome != "igw" or snapshot.internet_gateway(onward.winner.target_id) is None:  # type: ignore[union-attr]
@@ -710,18 +761,20 @@ def _walk_out(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: int
                     f"{onward.reason}. The NAT gateway sits in {nat_subnet.label}, which is "
                     "private itself, so the path is broken: a NAT gateway must sit in a public "
                     "subnet (0.0.0.0/0 -> internet gateway).",
+                    nat_rt_ids,
                 )
             )
             return _finish(src, dst, proto, port, hops, reply, notes)
-        hops.append(Hop(nat_place2, f"NAT gateway's route to {dst.ip}", "allow", onward.reason))
+        hops.append(Hop(nat_place2, f"NAT gateway's route to {dst.ip}", "allow", onward.reason, nat_rt_ids))
         igw_id = onward.winner.target_id  # type: ignore[union-attr]
         nat_hops = [
             Hop(
-                f"NAT gateway {nat.label}",
+                nat.title,
                 "translate back",
                 "allow",
-                f"connection tracking maps the reply for {egress_ip} back to {src.ip} — no "
+                f"connection tracking maps the reply for its Elastic IP back to {src.ip} — no "
                 "rule needed; the internet still cannot open new connections to it.",
+                nat_ids,
             )
         ]
     else:
@@ -729,48 +782,48 @@ def _walk_out(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: int
         if snapshot.internet_gateway(igw_id) is None:
             hops.append(
                 Hop(
-                    f"internet gateway {igw_id}",
+                    _igw_place(None, igw_id),
                     "attached to this VPC?",
                     "deny",
-                    f"{igw_id} is not attached to {snapshot.vpc.label}, so the route leads nowhere.",
+                    f"{decision.winner.target_phrase} is not attached to {snapshot.vpc.label}, so the "
+                    "route leads nowhere.",
+                    (igw_id,),
                 )
             )
             return _finish(src, dst, proto, port, hops, reply, notes)
         if not src.public_ip:
             hops.append(
                 Hop(
-                    f"internet gateway {igw_id}",
+                    _igw_place(snapshot.internet_gateway(igw_id)),
                     f"public IP for {src.ip}?",
                     "deny",
                     f"no public IP: {src.label} has no public IPv4 address, so the internet "
                     "gateway has nothing to translate its private source address to and the "
                     "traffic goes nowhere. A route to the IGW alone is not enough.",
+                    (igw_id,),
                 )
             )
             return _finish(src, dst, proto, port, hops, reply, notes)
-        egress_ip = "its public IP" if src.public_ip == "auto" else src.public_ip
-    hops.append(
-        Hop(
-            f"internet gateway {igw_id}",
-            "leave the VPC",
-            "allow",
-            f"the packet leaves for the internet with source {egress_ip}"
-            + ("" if kind == "nat" else f" ({src.public_note})")
-            + ".",
-        )
-    )
+        egress = "its public IP" if src.public_ip == "auto" else src.public_ip
+    igw_place = _igw_place(snapshot.internet_gateway(igw_id), igw_id)
+    if kind == "nat":
+        leaves = "the packet leaves for the internet with the NAT gateway's Elastic IP as its source."
+    else:
+        leaves = f"the packet leaves for the internet with source {egress} ({src.public_note})."
+    hops.append(Hop(igw_place, "leave the VPC", "allow", leaves, (igw_id,)))
     hops.append(_target_hop(dst, port, proto))
     reply = [
         Hop(
-            f"internet gateway {igw_id}",
+            igw_place,
             "reply enters the VPC",
             "allow",
-            f"the reply from {dst.ip} to {egress_ip} enters through {igw_id}.",
+            f"the reply from {dst.ip} to {egress} enters through the internet gateway.",
+            (igw_id,),
         ),
         *nat_hops,
-        Hop(place, f"route to {src.ip}", "allow", "the local route delivers it inside the VPC."),
+        Hop(place, f"route to {src.ip}", "allow", "the local route delivers it inside the VPC.", rt_ids),
         _nacl_hop(src.subnet, "inbound"),
-        Hop(f"security group of {src.label}", "reply arrives", "allow", STATEFUL_REPLY),
+        Hop(f"security group of {src.label}", "reply arrives", "allow", STATEFUL_REPLY, src.sgs),
     ]
     return _finish(src, dst, proto, port, hops, reply, notes)
 
@@ -785,15 +838,15 @@ def _walk_inside(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: 
     if not hops[-1].allowed:
         return _finish(src, dst, proto, port, hops, reply, notes)
     hops.append(_nacl_hop(src.subnet, "outbound"))
-    place, choice_reason = _rt_place(snapshot, src.subnet)
+    place, choice_reason, rt_ids = _rt_place(snapshot, src.subnet)
     rt = route_table_for(snapshot, src.subnet).route_table
     decision = explain_route(rt, dst.ip)
     check = f"longest prefix match for {dst.ip}"
     if decision.outcome != "local":
         extra = "" if decision.dropped else "; this walk does not follow routes to appliances inside the VPC"
-        hops.append(Hop(place, check, "deny", f"{decision.reason}{extra}. {choice_reason}"))
+        hops.append(Hop(place, check, "deny", f"{decision.reason}{extra}. {choice_reason}", rt_ids))
         return _finish(src, dst, proto, port, hops, reply, notes)
-    hops.append(Hop(place, check, "allow", decision.reason))
+    hops.append(Hop(place, check, "allow", decision.reason, rt_ids))
     hops.append(_nacl_hop(dst.subnet, "inbound"))
     hops.append(_sg_hop(snapshot, dst, "ingress", proto, port, _as_peer(src)))
     if not hops[-1].allowed:
@@ -804,13 +857,19 @@ def _walk_inside(snapshot: VpcSnapshot, src: _End, dst: _End, proto: str, port: 
             f"this request crosses Availability Zones ({src.subnet.az} -> {dst.subnet.az}); "
             "cross-AZ traffic is charged per GB."
         )
-    back_place, _ = _rt_place(snapshot, dst.subnet)
+    back_place, _, back_ids = _rt_place(snapshot, dst.subnet)
     back = explain_route(route_table_for(snapshot, dst.subnet).route_table, src.ip)
     reply = [
-        Hop(f"security group of {dst.label}", "reply leaves the target", "allow", STATEFUL_REPLY),
+        Hop(f"security group of {dst.label}", "reply leaves the target", "allow", STATEFUL_REPLY, dst.sgs),
         _nacl_hop(dst.subnet, "outbound"),
-        Hop(back_place, f"route to {src.ip}", "allow" if back.outcome == "local" else "deny", back.reason),
+        Hop(
+            back_place,
+            f"route to {src.ip}",
+            "allow" if back.outcome == "local" else "deny",
+            back.reason,
+            back_ids,
+        ),
         _nacl_hop(src.subnet, "inbound"),
-        Hop(f"security group of {src.label}", "reply arrives", "allow", STATEFUL_REPLY),
+        Hop(f"security group of {src.label}", "reply arrives", "allow", STATEFUL_REPLY, src.sgs),
     ]
     return _finish(src, dst, proto, port, hops, reply, notes)

@@ -10,7 +10,8 @@ Three facts this module makes visible, because learners get them wrong:
    ``0.0.0.0/0`` to an internet gateway (:func:`is_public_subnet`). A NAT gateway only gives a
    private subnet a way out if the NAT gateway itself sits in a public subnet (:func:`internet_path`).
 
-All functions work on a :class:`~labsupport.topology.VpcSnapshot`; none calls AWS.
+All functions work on a :class:`~labsupport.topology.VpcSnapshot`; none calls AWS. Their sentences
+name resources by their Name tags (IDs differ on every run); the IDs stay on the result objects.
 """
 
 from __future__ import annotations
@@ -35,38 +36,15 @@ __all__ = [
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-#: What happens to a packet, by the kind of target of the winning route.
+#: What happens to a packet, by the kind of target of the winning route ({target}: the target's
+#: noun phrase, e.g. "internet gateway my-workspace-igw").
 _CONSEQUENCE = {
     "local": "so it stays inside the VPC",
-    "igw": "so it leaves the VPC through internet gateway {id}",
-    "nat": "so it goes to NAT gateway {id}",
-    "eni": "so it goes to network interface {id}",
-    "instance": "so it goes to instance {id}",
-    "peering": "so it crosses VPC peering connection {id}",
-    "transit-gateway": "so it goes to transit gateway {id}",
-    "vgw": "so it goes to virtual private gateway {id} (the VPN)",
-    "vpc-endpoint": "so it goes to VPC endpoint {id}",
-    "egress-only-igw": "so it leaves through egress-only internet gateway {id}",
+    "igw": "so it leaves the VPC through {target}",
+    "egress-only-igw": "so it leaves the VPC through {target}",
+    "peering": "so it crosses the VPC {target}",
+    "vgw": "so it goes to {target} (the VPN)",
 }
-
-_TARGET_WORDS = {
-    "igw": "internet gateway",
-    "nat": "NAT gateway",
-    "eni": "network interface",
-    "instance": "instance",
-    "peering": "peering connection",
-    "transit-gateway": "transit gateway",
-    "vgw": "virtual private gateway",
-    "vpc-endpoint": "VPC endpoint",
-    "egress-only-igw": "egress-only internet gateway",
-}
-
-
-def _target_words(route: Route) -> str:
-    if route.target_kind == "local":
-        return "local (inside the VPC)"
-    word = _TARGET_WORDS.get(route.target_kind)
-    return f"{word} {route.target_id}" if word else route.target_id or "nothing"
 
 
 def parse_ip(ip: object) -> IPAddress:
@@ -123,7 +101,7 @@ def route_table_for(snapshot: VpcSnapshot, subnet: str | Subnet) -> RouteTableCh
             subnet=s,
             route_table=rt,
             explicit=True,
-            reason=f"{s.label} is explicitly associated with route table {rt.label}{main_note}.",
+            reason=f"{s.label} is explicitly associated with {rt.title}{main_note}.",
         )
     main = snapshot.main_route_table
     if main is None:
@@ -138,11 +116,14 @@ def route_table_for(snapshot: VpcSnapshot, subnet: str | Subnet) -> RouteTableCh
         route_table=main,
         explicit=False,
         reason=(
-            f"{s.label} has no explicit route table association, so it uses the VPC's main "
-            f"route table {main.label}. (Forgetting the association is a classic trap: the "
-            "subnet silently follows the main table.)"
+            f"{s.label} has no explicit route table association, so it uses {_main_words(main)}. "
+            "(Forgetting the association is a classic trap: the subnet silently follows the main table.)"
         ),
     )
+
+
+def _main_words(main: RouteTable) -> str:
+    return f"the VPC's main route table {main.name}" if main.name else "the VPC's main route table"
 
 
 # ---------------------------------------------------------------------- longest prefix match
@@ -207,7 +188,7 @@ def explain_route(route_table: RouteTable, destination_ip: str) -> RouteDecision
             winner=None,
             outcome="dropped",
             reason=(
-                f"dropped: no route - {ip} matches no route in {route_table.label}, so the VPC "
+                f"dropped: no route - {ip} matches no route in {route_table.title}, so the VPC "
                 "router discards the packet."
             ),
             skipped=tuple(skipped),
@@ -223,13 +204,13 @@ def explain_route(route_table: RouteTable, destination_ip: str) -> RouteDecision
         head = f"{ip} matches {listed}; {prefix} is the most specific"
     if winner.state == "blackhole":
         reason = (
-            f"{head}, but that route is a blackhole (its target {winner.target_id} is gone), so "
+            f"{head}, but that route is a blackhole (its target, {winner.target_phrase}, is gone), so "
             "the packet is dropped - AWS does not fall back to a less specific route"
         )
         outcome = "blackhole"
     else:
-        consequence = _CONSEQUENCE.get(winner.target_kind, "so it goes to {id}")
-        reason = f"{head}, {consequence.format(id=winner.target_id)}"
+        consequence = _CONSEQUENCE.get(winner.target_kind, "so it goes to {target}")
+        reason = f"{head}, {consequence.format(target=winner.target_phrase)}"
         outcome = winner.target_kind
     return RouteDecision(
         destination=ip,
@@ -270,12 +251,10 @@ class PublicVerdict:
 
 
 def _association_words(choice: RouteTableChoice) -> str:
+    table = choice.route_table
     if choice.explicit:
-        return f"its route table {choice.route_table.label} (explicitly associated)"
-    return (
-        f"its route table {choice.route_table.label} (the VPC's main table, used because the "
-        "subnet has no explicit association)"
-    )
+        return f"its {table.title} (explicitly associated)"
+    return f"{_main_words(table)} (used because the subnet has no explicit association)"
 
 
 def is_public_subnet(snapshot: VpcSnapshot, subnet: str | Subnet) -> PublicVerdict:
@@ -292,21 +271,21 @@ def is_public_subnet(snapshot: VpcSnapshot, subnet: str | Subnet) -> PublicVerdi
         why = f"{where} has no 0.0.0.0/0 route, so traffic for the internet has nowhere to go."
         return PublicVerdict(s, False, why, choice, None)
     if route.target_kind != "igw":
-        why = f"{where} sends 0.0.0.0/0 to {_target_words(route)}, not to an internet gateway."
+        why = f"{where} sends 0.0.0.0/0 to {route.target_phrase}, not to an internet gateway."
         return PublicVerdict(s, False, why, choice, route)
     if route.state == "blackhole":
         why = (
-            f"{where} sends 0.0.0.0/0 to {route.target_id}, but that route is a blackhole "
+            f"{where} sends 0.0.0.0/0 to {route.target_phrase}, but that route is a blackhole "
             "(the internet gateway was detached or deleted)."
         )
         return PublicVerdict(s, False, why, choice, route)
     if snapshot.internet_gateway(route.target_id) is None:
         why = (
-            f"{where} sends 0.0.0.0/0 to {route.target_id}, but that internet gateway is not "
-            f"attached to {snapshot.vpc.label}, so the route leads nowhere."
+            f"{where} sends 0.0.0.0/0 to {route.target_phrase}, which is not attached to "
+            f"{snapshot.vpc.label}, so the route leads nowhere."
         )
         return PublicVerdict(s, False, why, choice, route)
-    why = f"{where} sends 0.0.0.0/0 to internet gateway {route.target_id}."
+    why = f"{where} sends 0.0.0.0/0 to {route.target_phrase}."
     return PublicVerdict(s, True, why, choice, route)
 
 
@@ -317,7 +296,8 @@ class InternetPath:
 
     ``kind`` is ``"igw"``, ``"nat"`` or ``"none"``. ``broken`` is true when a path was intended
     (a route exists) but cannot work, e.g. a NAT gateway sitting in a private subnet.
-    ``str(path)`` is ``"igw"``, ``"nat via subnet <name>"`` or ``"none"``.
+    ``str(path)`` is ``"igw"``, ``"nat via subnet <name>"`` or ``"none"``. ``internet_gateway_id``
+    is the id of the internet gateway the path leaves through (empty when there is none).
     """
 
     subnet: Subnet
@@ -326,6 +306,7 @@ class InternetPath:
     nat_gateway: NatGateway | None = None
     via_subnet: Subnet | None = None
     broken: bool = False
+    internet_gateway_id: str = ""
 
     @property
     def summary(self) -> str:
@@ -353,12 +334,13 @@ def internet_path(snapshot: VpcSnapshot, subnet: str | Subnet) -> InternetPath:
             if s.map_public_ip_on_launch
             else "this subnet does not auto-assign one (MapPublicIpOnLaunch is off)"
         )
+        gateway = route.target_phrase if route else "the internet gateway"
         return InternetPath(
             s,
             "igw",
-            f"{s.label} reaches the internet directly through internet gateway "
-            f"{route.target_id if route else ''}. Each host also needs its own public IPv4 "
-            f"address for the gateway to translate; {auto}.",
+            f"{s.label} reaches the internet directly through {gateway}. Each host also needs its own "
+            f"public IPv4 address for the gateway to translate; {auto}.",
+            internet_gateway_id=route.target_id if route else "",
         )
     if route is None:
         return InternetPath(
@@ -378,7 +360,7 @@ def internet_path(snapshot: VpcSnapshot, subnet: str | Subnet) -> InternetPath:
         return InternetPath(
             s,
             "none",
-            f"{s.label}'s 0.0.0.0/0 route points at NAT gateway {route.target_id}, which does not "
+            f"{s.label}'s 0.0.0.0/0 route points at {route.target_phrase}, which does not "
             "exist any more (blackhole route), so the path is broken.",
             broken=True,
         )
@@ -386,7 +368,7 @@ def internet_path(snapshot: VpcSnapshot, subnet: str | Subnet) -> InternetPath:
         return InternetPath(
             s,
             "none",
-            f"{s.label}'s 0.0.0.0/0 route points at NAT gateway {nat.label}, but it is "
+            f"{s.label}'s 0.0.0.0/0 route points at {nat.title}, but it is "
             f"'{nat.state}', not 'available', so the path is broken.",
             nat_gateway=nat,
             broken=True,
@@ -395,7 +377,7 @@ def internet_path(snapshot: VpcSnapshot, subnet: str | Subnet) -> InternetPath:
         return InternetPath(
             s,
             "none",
-            f"{s.label}'s 0.0.0.0/0 route points at NAT gateway {nat.label}, a *private* NAT "
+            f"{s.label}'s 0.0.0.0/0 route points at {nat.title}, a *private* NAT "
             "gateway: it has no public IP and cannot reach the internet.",
             nat_gateway=nat,
             broken=True,
@@ -405,7 +387,8 @@ def internet_path(snapshot: VpcSnapshot, subnet: str | Subnet) -> InternetPath:
         return InternetPath(
             s,
             "none",
-            f"NAT gateway {nat.label} sits in subnet {nat.subnet_id}, which is not part of this "
+            # The subnet is not in the snapshot, so its id is all there is to name it by.
+            f"{nat.title} sits in subnet {nat.subnet_id}, which is not part of this "
             "snapshot, so the path cannot be followed.",
             nat_gateway=nat,
             broken=True,
@@ -415,21 +398,22 @@ def internet_path(snapshot: VpcSnapshot, subnet: str | Subnet) -> InternetPath:
         return InternetPath(
             s,
             "none",
-            f"{s.label} sends 0.0.0.0/0 to NAT gateway {nat.label}, but that NAT gateway sits in "
+            f"{s.label} sends 0.0.0.0/0 to {nat.title}, but that NAT gateway sits in "
             f"{nat_subnet.label}, which is private itself: {nat_verdict.why} "
             "So the path is broken: a NAT gateway must sit in a public subnet.",
             nat_gateway=nat,
             via_subnet=nat_subnet,
             broken=True,
         )
-    igw = nat_verdict.default_route.target_id if nat_verdict.default_route else ""
+    igw = nat_verdict.default_route
     return InternetPath(
         s,
         "nat",
-        f"{s.label} reaches the internet through NAT gateway {nat.label} in public subnet "
-        f"{nat_subnet.label}, which forwards through internet gateway {igw} using its own public "
-        "IP. Replies come back the same way, but nothing on the internet can open a connection "
-        "to this subnet.",
+        f"{s.label} reaches the internet through {nat.title} in public subnet "
+        f"{nat_subnet.label}, which forwards through {igw.target_phrase if igw else 'the internet gateway'} "
+        "using its own public IP. Replies come back the same way, but nothing on the internet can open "
+        "a connection to this subnet.",
         nat_gateway=nat,
         via_subnet=nat_subnet,
+        internet_gateway_id=igw.target_id if igw else "",
     )

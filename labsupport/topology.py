@@ -10,13 +10,22 @@ split has two reasons:
   code runs against the offline lab region and against a real AWS account.
 
 A snapshot is a picture taken at one moment: after changing the network, take a new one.
+
+Every resource reads in prose by its ``Name`` tag, never by its ID: IDs differ on every run and in
+every account, and mean nothing to a reader. ``label`` is the short form (``my-workspace-igw``),
+``title`` the noun phrase for a sentence (``internet gateway my-workspace-igw``); a resource without
+a Name tag gets a role word instead (``main``/``the main route table``, ``the VPC's default security
+group``, ``subnet 10.0.3.0/24``). The IDs stay on the objects (``id``, ``Route.target_id``,
+``SgRule.peer``) for code that needs them, and :meth:`VpcSnapshot.readable` rewrites IDs in any
+other text (an AWS error message, say) the same way.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import LabError
@@ -71,6 +80,27 @@ _TARGET_KEYS: tuple[str, ...] = (
 
 _PROTOCOL_NAMES = {"-1": "all", "all": "all", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 
+#: How each kind of route target reads in a sentence ("... to NAT gateway my-nat").
+TARGET_WORDS: dict[str, str] = {
+    "igw": "internet gateway",
+    "nat": "NAT gateway",
+    "eni": "network interface",
+    "instance": "instance",
+    "peering": "peering connection",
+    "transit-gateway": "transit gateway",
+    "vgw": "virtual private gateway",
+    "vpc-endpoint": "VPC endpoint",
+    "egress-only-igw": "egress-only internet gateway",
+    "carrier-gateway": "carrier gateway",
+    "local-gateway": "local gateway",
+}
+
+#: Resource IDs as AWS writes them: a type prefix and 8 or 17 hex digits.
+_ID = re.compile(
+    r"\b(vpc|subnet|rtb|rtbassoc|igw|eigw|nat|sg|sgr|eni|eipalloc|eipassoc|acl|aclassoc|vpce|pcx|tgw|vgw|i)"
+    r"-[0-9a-f]{8,17}\b"
+)
+
 
 def _tags(item: Mapping[str, Any]) -> dict[str, str]:
     # ENIs call their tags "TagSet"; everything else says "Tags".
@@ -92,8 +122,15 @@ class Vpc:
 
     @property
     def label(self) -> str:
-        """The Name tag if there is one, else the id."""
-        return self.name or self.id
+        """The Name tag, else ``VPC <primary CIDR>``."""
+        if self.name:
+            return self.name
+        return f"VPC {self.cidrs[0]}" if self.cidrs else "the VPC"
+
+    @property
+    def title(self) -> str:
+        """``VPC <name>``, else ``VPC <primary CIDR>``."""
+        return f"VPC {self.name}" if self.name else self.label
 
     def contains(self, ip: str | ipaddress.IPv4Address) -> bool:
         """True if ``ip`` lies inside one of the VPC's CIDR blocks."""
@@ -114,8 +151,13 @@ class Subnet:
 
     @property
     def label(self) -> str:
-        """The Name tag if there is one, else the id."""
-        return self.name or self.id
+        """The Name tag, else ``subnet <CIDR>`` (a CIDR names one subnet of a VPC as well as its id)."""
+        return self.name or f"subnet {self.cidr}"
+
+    @property
+    def title(self) -> str:
+        """``subnet <name>``, else ``subnet <CIDR>``."""
+        return f"subnet {self.name}" if self.name else self.label
 
     @property
     def network(self) -> ipaddress.IPv4Network:
@@ -138,12 +180,18 @@ class Route:
     ``target_kind`` is one of ``local``, ``igw``, ``nat``, ``eni``, ``instance``, ``peering``,
     ``transit-gateway``, ``vgw``, ``vpc-endpoint``, ``egress-only-igw``, ... or ``unknown``.
     ``state`` is ``active`` or ``blackhole`` (the target is gone).
+
+    ``target_name`` and ``target_title`` are how the target reads (``my-workspace-igw``, ``internet
+    gateway my-workspace-igw``); a snapshot fills them in for the targets it holds. They are left
+    out of comparisons: two routes are the same route whatever their targets are called.
     """
 
     destination: str
     target_kind: str
     target_id: str
     state: str = "active"
+    target_name: str = field(default="", compare=False)
+    target_title: str = field(default="", compare=False)
 
     @property
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
@@ -155,8 +203,23 @@ class Route:
 
     @property
     def target_label(self) -> str:
-        """How the target reads in prose: ``local`` or the target id."""
-        return "local" if self.target_kind == "local" else self.target_id
+        """The target, short: ``local``, its name, a role word, or (for a target the snapshot does
+        not hold, such as a deleted gateway) its id."""
+        if self.target_kind == "local":
+            return "local"
+        return self.target_name or self.target_title or self.target_id or "nothing"
+
+    @property
+    def target_phrase(self) -> str:
+        """The target as a noun phrase: ``internet gateway my-workspace-igw``, ``NAT gateway nat-0ab...``."""
+        if self.target_kind == "local":
+            return "local (inside the VPC)"
+        if self.target_title:
+            return self.target_title
+        word = TARGET_WORDS.get(self.target_kind)
+        if word and self.target_id:
+            return f"{word} {self.target_id}"
+        return self.target_id or "nothing"
 
     def __str__(self) -> str:
         state = "" if self.state == "active" else f" ({self.state})"
@@ -175,8 +238,15 @@ class RouteTable:
 
     @property
     def label(self) -> str:
-        """The Name tag if there is one, else the id."""
-        return self.name or self.id
+        """The Name tag, else ``main`` for the VPC's main table (which AWS creates unnamed), else the id."""
+        return self.name or ("main" if self.main else self.id)
+
+    @property
+    def title(self) -> str:
+        """``route table <name>``, else ``the main route table`` (or ``route table <id>``)."""
+        if self.name:
+            return f"route table {self.name}"
+        return "the main route table" if self.main else f"route table {self.id}"
 
     def route_to(self, destination: str) -> Route | None:
         """The route whose destination is exactly ``destination`` (e.g. ``"0.0.0.0/0"``), if any."""
@@ -194,6 +264,16 @@ class InternetGateway:
     name: str = ""
     state: str = "available"
 
+    @property
+    def label(self) -> str:
+        """The Name tag, else ``the VPC's internet gateway`` (a VPC has at most one)."""
+        return self.name or "the VPC's internet gateway"
+
+    @property
+    def title(self) -> str:
+        """``internet gateway <name>``, else ``the VPC's internet gateway``."""
+        return f"internet gateway {self.name}" if self.name else self.label
+
 
 @dataclass(frozen=True)
 class NatGateway:
@@ -209,8 +289,17 @@ class NatGateway:
 
     @property
     def label(self) -> str:
-        """The Name tag if there is one, else the id."""
-        return self.name or self.id
+        """The Name tag, else ``the NAT gateway at <private IP>`` (else the id)."""
+        if self.name:
+            return self.name
+        return f"the NAT gateway at {self.private_ip}" if self.private_ip else self.id
+
+    @property
+    def title(self) -> str:
+        """``NAT gateway <name>``, else ``the NAT gateway at <private IP>``."""
+        if self.name:
+            return f"NAT gateway {self.name}"
+        return self.label if self.private_ip else f"NAT gateway {self.id}"
 
 
 @dataclass(frozen=True)
@@ -231,6 +320,12 @@ class SgRule:
     peer: str
     peer_kind: str
     description: str = ""
+    peer_name: str = field(default="", compare=False)
+
+    @property
+    def peer_label(self) -> str:
+        """The peer as it reads: a CIDR, or the group name of a security-group peer (else its id)."""
+        return self.peer_name or self.peer
 
     @property
     def ports(self) -> str:
@@ -244,7 +339,7 @@ class SgRule:
     def __str__(self) -> str:
         word = "from" if self.direction == "ingress" else "to"
         proto = "all traffic" if self.protocol == "all" else f"{self.protocol} {self.ports}"
-        return f"{proto} {word} {self.peer}"
+        return f"{proto} {word} {self.peer_label}"
 
 
 @dataclass(frozen=True)
@@ -259,8 +354,18 @@ class SecurityGroup:
 
     @property
     def label(self) -> str:
-        """The group name if there is one, else the id."""
+        """The group name (AWS requires one; it is unique in a VPC), else the id."""
         return self.name or self.id
+
+    @property
+    def default(self) -> bool:
+        """True for the VPC's ``default`` group, which AWS creates with the VPC."""
+        return self.name == "default"
+
+    @property
+    def title(self) -> str:
+        """``security group <name>``, or ``the VPC's default security group``."""
+        return "the VPC's default security group" if self.default else f"security group {self.label}"
 
 
 @dataclass(frozen=True)
@@ -274,6 +379,13 @@ class NetworkInterface:
     security_groups: tuple[str, ...] = ()
     description: str = ""
     interface_type: str = "interface"
+
+    @property
+    def label(self) -> str:
+        """``the network interface at <private IP>`` (ENIs have no name of their own)."""
+        return f"the network interface at {self.private_ip}" if self.private_ip else self.id
+
+    title = label
 
 
 @dataclass(frozen=True)
@@ -364,6 +476,18 @@ class VpcSnapshot:
             (_parse_eni(e) for e in _items(network_interfaces, "NetworkInterfaces") if mine(e)),
             key=lambda e: e.id,
         )
+        # Name route targets and security-group peers now, so that a route table or a group read on
+        # its own (as explain_route and the route explorer do) still speaks in names.
+        titles: dict[str, tuple[str, str]] = {}
+        for igw in igw_objs:
+            titles[igw.id] = (igw.name, igw.title)
+        for nat in nat_objs:
+            titles[nat.id] = (nat.name, nat.title)
+        for eni in eni_objs:
+            titles[eni.id] = ("", eni.title)
+        rt_objs = [_name_routes(rt, titles) for rt in rt_objs]
+        group_names = {g.id: g.name for g in sg_objs}
+        sg_objs = [_name_peers(g, group_names) for g in sg_objs]
         return cls(
             vpc=vpc,
             subnets=tuple(subnet_objs),
@@ -387,6 +511,10 @@ class VpcSnapshot:
         key = key.strip()
         for s in self.subnets:
             if key in (s.id, s.name):
+                return s
+        for s in self.subnets:
+            # An unnamed subnet is listed as "subnet 10.0.3.0/24": that (or the bare CIDR) finds it.
+            if key in (s.cidr, s.label):
                 return s
         raise LabError(
             f"There is no subnet called {key!r} in {self.vpc.label}.",
@@ -473,7 +601,46 @@ class VpcSnapshot:
             _count(len(self.route_tables), "route table"),
             _count(len(self.security_groups), "security group"),
         ]
-        return f"{self.vpc.label} {', '.join(self.vpc.cidrs)}: " + ", ".join(parts)
+        head = f"{self.vpc.name} {', '.join(self.vpc.cidrs)}" if self.vpc.name else f"VPC {', '.join(self.vpc.cidrs)}"
+        return f"{head}: " + ", ".join(parts)
+
+    # ------------------------------------------------------------------ readable text
+    def names(self) -> dict[str, str]:
+        """Every resource id of the snapshot mapped to how that resource reads (its ``label``)."""
+        out: dict[str, str] = {self.vpc.id: self.vpc.label}
+        items: list[Any] = [
+            *self.subnets,
+            *self.route_tables,
+            *self.internet_gateways,
+            *self.nat_gateways,
+            *self.security_groups,
+            *self.network_interfaces,
+        ]
+        for item in items:
+            if item.id:
+                out[item.id] = item.label
+        return out
+
+    def readable(self, text: str) -> str:
+        """``text`` with resource ids replaced by names, for text the lab did not write itself.
+
+        An AWS error message or a describe dump names resources by id; this rewrites each id of
+        this snapshot as the resource's ``label`` (``"my-app-lb-sg (sg-0ab...)"`` becomes
+        ``"my-app-lb-sg"``), a NAT gateway's Elastic IP as ``the Elastic IP of <NAT gateway>``,
+        and shortens any other id to its type (``igw-…``), because ids differ on every run and
+        mean nothing to a reader. The lab's own explanations need none of this: they speak in
+        names already.
+        """
+        names = self.names()
+        for item_id, label in names.items():
+            if label != item_id:
+                # "name (id)" is how AWS and older lab text name a group: say the name once.
+                text = text.replace(f"{label} ({item_id})", label)
+        for nat in self.nat_gateways:
+            if nat.public_ip:
+                pattern = r"(?<![\d.])" + re.escape(nat.public_ip) + r"(?!\d|\.\d)"
+                text = re.sub(pattern, f"the Elastic IP of {nat.title}", text)
+        return _ID.sub(lambda m: names.get(m.group(0), m.group(1) + "-…"), text)
 
 
 def _count(n: int, noun: str) -> str:
@@ -507,6 +674,25 @@ def _items(value: Any, key: str) -> list[Mapping[str, Any]]:
 def _snake(key: str) -> str:
     out = "".join("_" + c.lower() if c.isupper() else c for c in key).lstrip("_")
     return out
+
+
+def _name_routes(table: RouteTable, titles: Mapping[str, tuple[str, str]]) -> RouteTable:
+    routes = tuple(
+        replace(r, target_name=titles[r.target_id][0], target_title=titles[r.target_id][1])
+        if r.target_id in titles
+        else r
+        for r in table.routes
+    )
+    return replace(table, routes=routes)
+
+
+def _name_peers(group: SecurityGroup, names: Mapping[str, str]) -> SecurityGroup:
+    def named(rules: tuple[SgRule, ...]) -> tuple[SgRule, ...]:
+        return tuple(
+            replace(r, peer_name=names[r.peer]) if r.peer_kind == "sg" and r.peer in names else r for r in rules
+        )
+
+    return replace(group, ingress=named(group.ingress), egress=named(group.egress))
 
 
 def _parse_vpc(raw: Mapping[str, Any]) -> Vpc:

@@ -11,6 +11,7 @@ JSON endpoints next to the AWS ones. They are what ``python -m labsupport region
     POST /_lab/clock/mode      {"mode": "realtime", "speed": 60}  or  {"mode": "manual"}
     GET  /_lab/listeners       every ALB listener and the local URL that answers for it
     GET  /_lab/health-history  every target-health change so far (for timelines)
+    GET  /_lab/metrics         ALB metric series and alarm history (CloudWatch has them too)
     GET  /_lab/rules           the AWS rules this region enforces beyond moto
     POST /_lab/shutdown        stop the region process
 """
@@ -79,6 +80,12 @@ class Control:
         if path == "/_lab/health-history" and method == "GET":
             with app.lock:
                 return 200, {"changes": [change.__dict__ for change in app.world.health.history]}
+        if path == "/_lab/metrics" and method == "GET":
+            with app.lock:
+                return 200, {
+                    "series": app.world.metrics.summary(),
+                    "alarm_history": list(app.world.metrics.alarm_history),
+                }
         if path == "/_lab/rules" and method == "GET":
             return 200, {"rules": catalogue()}
         if path == "/_lab/shutdown" and method == "POST":

@@ -44,6 +44,11 @@ Lab choices, where AWS publishes no number or the region lacks the data:
   datapoints for 3 evaluation periods. So, as on AWS, an alarm keeps re-evaluating its last real
   datapoints for a couple of periods after a metric stops flowing.
 - Evaluation windows end at the evaluation minute: at 09:06:00 a 60 s alarm sees the 09:05 datapoint.
+  An alarm is first evaluated at the minute after its creation, and only state *changes* are written.
+- The tick is one clock event per virtual minute from the moment the region starts (so the clock
+  always shows one pending event); with no load balancer and no alarm it finds nothing to do.
+- ``HTTP_Fixed_Response_Count`` is not published: a served record does not say whether a response
+  came from a ``fixed-response`` action or from the load balancer's own error page.
 - The ``AvailabilityZone`` dimension variants are not published. Metric-math and anomaly-detection
   alarms, and composite alarms, are left in their state (moto stores them; nothing evaluates them).
 - ``DescribeAlarmHistory`` is not implemented by moto; every state change is kept in
@@ -427,8 +432,8 @@ class Metrics:
     # -- inputs ------------------------------------------------------------------------------------
     def _served(self, served: Served) -> None:
         lb_arn = load_balancer_of_listener(served.listener_arn)
-        if lb_arn is None:
-            return
+        if lb_arn is None or ":loadbalancer/app/" not in lb_arn:
+            return  # a Network Load Balancer's metrics live in AWS/NetworkELB, which the lab does not emulate
         buckets = self._buckets.setdefault(_minute(served.at), {})
         lb = buckets.setdefault((None, lb_arn), _Bucket())
         lb.requests += 1
@@ -533,9 +538,8 @@ class Metrics:
         else:
             pair[0] += entry.total
             pair[1] += entry.count
-        if len(points) > RETENTION_MINUTES:
-            for old in sorted(points)[: len(points) - RETENTION_MINUTES]:
-                del points[old]
+        while len(points) > RETENTION_MINUTES:
+            del points[next(iter(points))]  # minutes arrive in order, so the first key is the oldest
 
     # -- the index of everything in moto's CloudWatch ------------------------------------------------
     def _catch_up(self, cloudwatch: Any) -> None:
@@ -608,7 +612,7 @@ class Metrics:
         decision = decide(window, n, m, treat)
         if decision.state is None:
             return None
-        reason = _reason(decision, points, window, n, m, treat, words, threshold, alarm.state_value)
+        reason = _reason(decision, points, window, n, m, treat, words, threshold)
         used = [points[i] for i in decision.used]
         reason_data: dict[str, Any] = {
             "version": "1.0",
@@ -755,7 +759,6 @@ def _reason(
     treat: str,
     words: str,
     threshold: float,
-    current: str,
 ) -> str:
     """StateReason in CloudWatch's words."""
     if decision.state == INSUFFICIENT:
