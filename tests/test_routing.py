@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -16,6 +17,9 @@ PRIVATE_A = "my-workspace-subnet-app-private1-a"
 PRIVATE_B = "my-workspace-subnet-app-private2-b"
 IGW = "igw-0a1b2c3d4e5f60001"
 NAT = "nat-0a1b2c3d4e5f60001"
+IGW_NAME = "my-workspace-igw"
+NAT_NAME = "my-workspace-nat-a"
+ID = re.compile(r"\b(?:vpc|subnet|rtb|igw|nat|sg|eni)-[0-9a-f]{8,17}\b")
 
 
 def build(change=None) -> VpcSnapshot:
@@ -55,7 +59,8 @@ def test_more_specific_route_wins_whatever_the_order() -> None:
 def test_reason_sentence_for_an_address_in_the_vpc(snap: VpcSnapshot) -> None:
     decision = explain_route(snap.route_table("my-workspace-rtb-public1-a"), "10.0.1.7")
     assert str(decision) == (
-        f"10.0.1.7 matches 10.0.0.0/20 (local) and 0.0.0.0/0 ({IGW}); /20 is more specific, so it stays inside the VPC"
+        f"10.0.1.7 matches 10.0.0.0/20 (local) and 0.0.0.0/0 ({IGW_NAME}); /20 is more specific, so it stays inside "
+        "the VPC"
     )
     assert decision.outcome == "local" and not decision.dropped
 
@@ -63,9 +68,12 @@ def test_reason_sentence_for_an_address_in_the_vpc(snap: VpcSnapshot) -> None:
 def test_internet_address_takes_the_default_route(snap: VpcSnapshot) -> None:
     public = explain_route(snap.route_table("my-workspace-rtb-public1-a"), "8.8.8.8")
     assert public.outcome == "igw" and public.matches == (Route("0.0.0.0/0", "igw", IGW),)
-    assert public.reason.startswith("8.8.8.8 matches only 0.0.0.0/0")
+    assert public.reason == (
+        f"8.8.8.8 matches only 0.0.0.0/0 ({IGW_NAME}), so it leaves the VPC through internet gateway {IGW_NAME}"
+    )
     private = explain_route(snap.route_table("my-workspace-rtb-private1-a"), "8.8.8.8")
-    assert private.outcome == "nat" and f"NAT gateway {NAT}" in private.reason
+    assert private.outcome == "nat" and private.reason.endswith(f"so it goes to NAT gateway {NAT_NAME}")
+    assert private.winner is not None and private.winner.target_id == NAT  # the id stays on the route
 
 
 def test_no_route_means_dropped(snap: VpcSnapshot) -> None:
@@ -127,7 +135,7 @@ def test_unassociated_subnet_falls_back_to_the_main_table() -> None:
     assert choice.route_table.name == "my-workspace-rtb-main"
     assert "main route table" in choice.reason and "trap" in choice.reason
     verdict = is_public_subnet(snap, PRIVATE_B)
-    assert not verdict and "main table" in verdict.reason
+    assert not verdict and "the VPC's main route table my-workspace-rtb-main (used because" in verdict.reason
     assert str(internet_path(snap, PRIVATE_B)) == "none"
 
 
@@ -154,12 +162,13 @@ def test_public_and_private_are_route_table_facts(snap: VpcSnapshot) -> None:
     for name in (PUBLIC_A, PUBLIC_B):
         verdict = is_public_subnet(snap, name)
         assert verdict and verdict.public
-        assert f"sends 0.0.0.0/0 to internet gateway {IGW}" in verdict.reason
+        assert f"sends 0.0.0.0/0 to internet gateway {IGW_NAME}" in verdict.reason
+        assert verdict.default_route is not None and verdict.default_route.target_id == IGW
         assert "route-table fact, not a subnet setting" in verdict.reason
     for name in (PRIVATE_A, PRIVATE_B):
         verdict = is_public_subnet(snap, name)
         assert not verdict
-        assert f"NAT gateway {NAT}, not to an internet gateway" in verdict.reason
+        assert f"NAT gateway {NAT_NAME}, not to an internet gateway" in verdict.reason
     # By id works too.
     assert is_public_subnet(snap, "subnet-0a1b2c3d4e5f60002")
 
@@ -192,6 +201,9 @@ def test_internet_path_igw_and_nat(snap: VpcSnapshot) -> None:
     via = internet_path(snap, PRIVATE_B)
     assert via.kind == "nat" and str(via) == f"nat via subnet {PUBLIC_A}"
     assert via.nat_gateway is not None and via.nat_gateway.id == NAT
+    assert via.internet_gateway_id == direct.internet_gateway_id == IGW
+    assert f"through NAT gateway {NAT_NAME} in public subnet {PUBLIC_A}" in via.explanation
+    assert f"through internet gateway {IGW_NAME}" in via.explanation
     assert "nothing on the internet can open a connection" in via.explanation
 
 
@@ -234,3 +246,46 @@ def test_snapshot_data_is_not_shared_between_builds() -> None:
     first["Subnets"].clear()
     assert len(snapshot_from_describe_map(second).subnets) == 4
     assert len(example_describe()["Subnets"]) == 4
+
+
+# ---------------------------------------------------------------------- names, not ids
+def test_no_text_names_a_resource_by_id(snap: VpcSnapshot) -> None:
+    texts = []
+    for subnet in snap.subnets:
+        texts += [route_table_for(snap, subnet).reason, is_public_subnet(snap, subnet).reason]
+        texts.append(internet_path(snap, subnet).explanation)
+    for rt in snap.route_tables:
+        texts += [explain_route(rt, ip).reason for ip in ("10.0.2.15", "8.8.8.8")]
+        texts += [str(route) for route in rt.routes]
+    assert [t for t in texts if ID.search(t)] == []
+
+
+def test_resources_without_a_name_tag_get_a_role_word() -> None:
+    def unname(data: dict) -> None:
+        # AWS creates the main table without a Name tag; say the gateways were created without one too.
+        for item in (data["RouteTables"][0], *data["InternetGateways"], *data["NatGateways"]):
+            item.pop("Tags")
+        data["RouteTables"][2]["Associations"] = []  # the private subnets fall back to the main table
+        data["RouteTables"][0]["Routes"].append(
+            {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": NAT, "State": "active"}
+        )
+
+    snap = build(unname)
+    choice = route_table_for(snap, PRIVATE_A)
+    assert choice.reason.startswith(f"{PRIVATE_A} has no explicit route table association, so it uses the VPC's main")
+    assert choice.route_table.label == "main" and choice.route_table.title == "the main route table"
+    verdict = is_public_subnet(snap, PUBLIC_A)
+    assert "sends 0.0.0.0/0 to the VPC's internet gateway." in verdict.reason
+    decision = explain_route(choice.route_table, "8.8.8.8")
+    assert decision.reason.endswith("so it goes to the NAT gateway at 10.0.1.200")
+    path = internet_path(snap, PRIVATE_A)
+    assert "through the NAT gateway at 10.0.1.200 in public subnet" in path.explanation
+    assert "through the VPC's internet gateway" in path.explanation
+    assert not ID.search(choice.reason + verdict.reason + decision.reason + path.explanation)
+
+
+def test_a_target_the_snapshot_does_not_hold_is_named_by_its_id() -> None:
+    # A deleted NAT gateway is not in the snapshot: its id is the only name it has.
+    rt = table(Route("10.0.0.0/20", "local", "local"), Route("0.0.0.0/0", "nat", "nat-0123456789abcdef0", "blackhole"))
+    decision = explain_route(rt, "8.8.8.8")
+    assert "its target, NAT gateway nat-0123456789abcdef0, is gone" in decision.reason

@@ -27,7 +27,7 @@ from typing import Any
 from . import ec2_rules, ecs_rules, elbv2_rules, engine_hooks, iam_rules, patches, runtime  # noqa: F401
 from .clock import VirtualClock
 from .protocol import AwsError, AwsRequest, error_response, parse
-from .rules import Context, checks_for, hooks_for
+from .rules import Context, checks_for, handler_for, hooks_for
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_SEED = 2026
@@ -102,8 +102,11 @@ class RegionApp:
             # AWS answers a dry run after checking the request; moto ignores DryRun on some calls
             # and creates the resource anyway, which would teach the opposite of what DryRun means.
             raise AwsError("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", status=412)
-        request.apply_to(environ)
         runtime.set_request_params(request.params)
+        answer = handler_for(request.service, request.action)
+        if answer is not None:
+            return self._answer(request, answer(request, ctx), start_response)
+        request.apply_to(environ)
         status, headers, body = self._call_moto(request, environ)
         code = int(status.split()[0])
         if code >= 500:
@@ -133,10 +136,35 @@ class RegionApp:
             raise _internal(request, exc) from None
         return captured["status"], captured["headers"], body
 
+    def _answer(self, request: AwsRequest, payload: dict[str, Any], start_response: Any) -> list[bytes]:
+        if request.protocol != "json":
+            raise AwsError("InternalFailure", f"the lab cannot answer {request.service}:{request.action} itself")
+        import json
+
+        body = json.dumps(payload, default=_json_default).encode()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("x-amzn-RequestId", request.request_id),
+                ("Content-Length", str(len(body))),
+            ],
+        )
+        return [body]
+
     def _error(self, err: AwsError, request: AwsRequest, start_response: Any) -> list[bytes]:
         status, headers, body = error_response(err, request.protocol, request.request_id)
         start_response(status, headers)
         return [body]
+
+
+def _json_default(value: Any) -> Any:
+    """Datetimes travel as epoch seconds in AWS's JSON protocols (botocore parses them back)."""
+    import datetime
+
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def _not_implemented(request: AwsRequest, text: str) -> AwsError:

@@ -25,8 +25,11 @@ from .protocol import AwsRequest
 Check = Callable[[AwsRequest, "Context"], None]
 After = Callable[[AwsRequest, "Context", int, bytes], None]
 
+Handler = Callable[[AwsRequest, "Context"], dict[str, Any]]
+
 _BEFORE: dict[tuple[str, str], list[Check]] = {}
 _AFTER: dict[tuple[str, str], list[After]] = {}
+_HANDLERS: dict[tuple[str, str], Handler] = {}
 
 
 @dataclass
@@ -64,6 +67,26 @@ def after(service: str, *actions: str) -> Callable[[After], After]:
         return hook
 
     return register
+
+
+def handler(service: str, *actions: str) -> Callable[[Handler], Handler]:
+    """Register a function that answers ``actions`` itself (moto never sees the request).
+
+    For operations moto does not implement or only stores (CodeDeploy deployments, ECS service
+    deployments): the function returns the response body as a dict, which the region sends as
+    JSON. Only JSON-protocol services can be answered this way.
+    """
+
+    def register(answer: Handler) -> Handler:
+        for action in actions:
+            _HANDLERS[(service, action)] = answer
+        return answer
+
+    return register
+
+
+def handler_for(service: str, action: str) -> Handler | None:
+    return _HANDLERS.get((service, action))
 
 
 def checks_for(service: str, action: str) -> list[Check]:
