@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from labsupport.errors import LabError
-from labsupport.packetwalk import DEFAULT_NACL, INTERNET_IP, STATEFUL_REPLY, Endpoint, sg_allows, walk
+from labsupport.packetwalk import DEFAULT_NACL, INTERNET_IP, STATEFUL_REPLY, Endpoint, Hop, format_hops, sg_allows, walk
 from labsupport.topology import VpcSnapshot, example_describe, snapshot_from_describe_map
 
 PUBLIC_A = "my-workspace-subnet-app-public1-a"
@@ -15,6 +17,7 @@ ALB = "10.0.1.10"  # the load balancer's ENI in public1-a (public IP 198.51.100.
 TASK = "10.0.0.20"  # an app task's ENI in private1-a (no public IP)
 LB_SG = "my-app-lb-sg"
 APP_SG = "my-app-sg"
+ID = re.compile(r"\b(?:vpc|subnet|rtb|igw|nat|sg|eni)-[0-9a-f]{8,17}\b")
 
 
 def build(change=None) -> VpcSnapshot:
@@ -67,10 +70,11 @@ def test_rule_referencing_a_group_matches_peers_that_carry_it(snap: VpcSnapshot)
     assert sg_allows(snap, [APP_SG], "ingress", "tcp", 80, LB_SG)  # by group name
     assert sg_allows(snap, [APP_SG], "ingress", "tcp", 80, lb.id)  # by group id
     carrying = sg_allows(snap, [APP_SG], "ingress", "tcp", 80, Endpoint(ip=ALB, security_groups=[LB_SG]))
-    assert carrying and f"carries {lb.id}" in carrying.reason
+    assert carrying and f"carries {LB_SG}" in carrying.reason and not ID.search(carrying.reason)
+    assert carrying.rule is not None and carrying.rule.peer == lb.id  # the id stays on the rule
     # Same address without the group: the rule does not match, the IP alone proves nothing.
     assert not sg_allows(snap, [APP_SG], "ingress", "tcp", 80, ALB)
-    assert not sg_allows(snap, [APP_SG], "ingress", "tcp", 80, "203.0.113.10")
+    assert not sg_allows(snap, [APP_SG], "ingress", "tcp", 80, INTERNET_IP)
     assert not sg_allows(snap, [APP_SG], "ingress", "tcp", 8080, LB_SG)
 
 
@@ -109,9 +113,22 @@ def test_internet_to_the_load_balancer_is_allowed_in_documented_order(snap: VpcS
     assert "198.51.100.10" in igw.reason
     assert "leaves the VPC through internet gateway" in rt.reason
     assert nacl.reason == DEFAULT_NACL and "default network ACL" in nacl.reason and "allows all" in nacl.reason
-    assert "my-app-lb-sg" in sg.place and "0.0.0.0/0" in sg.reason
+    assert sg.place == "security group my-app-lb-sg" and "0.0.0.0/0" in sg.reason
     assert f"{ALB}:80" in target.reason
     assert result.source == f"internet {INTERNET_IP}"
+    # Places and reasons speak in names; the ids of what each hop checked stay on the hop.
+    assert igw.place == "internet gateway my-workspace-igw" and igw.resource_ids == ("igw-0a1b2c3d4e5f60001",)
+    assert rt.place.startswith("route table my-workspace-rtb-public1-a") and rt.resource_ids == ("rtb-0a1b2c3d4e5f60002",)
+    assert sg.resource_ids == ("sg-0a1b2c3d4e5f60002",) and nacl.resource_ids == ()
+    assert not any(ID.search(h.place + h.reason) for h in (*result.hops, *result.reply))
+
+
+def test_the_internet_is_not_the_learner() -> None:
+    # "internet" must never pass a rule written for the lab's own IP (my_ip in data/lab.json).
+    from labsupport import config
+
+    assert INTERNET_IP != config.load().my_ip
+    assert INTERNET_IP.startswith("203.0.113.")  # TEST-NET-3: documentation only, never routed
 
 
 def test_reply_is_allowed_by_connection_tracking(snap: VpcSnapshot) -> None:
@@ -176,7 +193,8 @@ def test_load_balancer_to_task_is_allowed_by_the_group_reference(snap: VpcSnapsh
     route = result.hops[2]
     assert "10.0.0.0/20 (local)" in route.reason and "stays inside the VPC" in route.reason
     ingress = result.hops[4]
-    assert APP_SG in ingress.place and "sg-0a1b2c3d4e5f60002" in ingress.reason and "carries" in ingress.reason
+    assert APP_SG in ingress.place and f"carries {LB_SG}" in ingress.reason
+    assert ingress.resource_ids == ("sg-0a1b2c3d4e5f60003",)
     # The other AZ's load balancer node crosses AZs: the walk says so.
     across = walk(snap, "10.0.2.10", TASK, 80)
     assert across.allowed and any("crosses Availability Zones" in n for n in across.notes)
@@ -192,9 +210,14 @@ def test_task_to_the_internet_goes_through_the_nat_gateway(snap: VpcSnapshot) ->
     result = walk(snap, TASK, "internet", 443)
     assert result.allowed
     assert kinds(result.hops) == ["sg", "nacl", "route-table", "nat", "route-table", "igw", "target"]
-    assert "nat-0a1b2c3d4e5f60001" in result.hops[2].reason
-    assert "198.51.100.7" in result.hops[3].reason  # the NAT gateway's public IP
-    assert "source 198.51.100.7" in result.hops[5].reason
+    assert "so it goes to NAT gateway my-workspace-nat-a" in result.hops[2].reason
+    # The NAT gateway's public address changes from run to run: the text says "its Elastic IP".
+    assert "to its own public address, its Elastic IP" in result.hops[3].reason
+    assert result.hops[3].place == "NAT gateway my-workspace-nat-a (my-workspace-subnet-app-public1-a)"
+    assert result.hops[3].resource_ids == ("nat-0a1b2c3d4e5f60001",)
+    assert "with the NAT gateway's Elastic IP as its source" in result.hops[5].reason
+    texts = [h.place + h.reason for h in (*result.hops, *result.reply)]
+    assert not any("198.51.100.7" in t or ID.search(t) for t in texts)
     assert any(h.place.startswith("NAT gateway") and "connection tracking" in h.reason for h in result.reply)
     assert result.reply[-1].reason == STATEFUL_REPLY
 
@@ -229,8 +252,10 @@ def test_endpoint_forms_and_default_group(snap: VpcSnapshot) -> None:
     assert not result.allowed and "10.0.3.4" in result.destination
     inside = walk(snap, TASK, (PRIVATE_B, "10.0.3.9"), 80)
     assert not inside.allowed  # the default group only admits members of itself
-    assert "default group" in inside.blocked_at.reason  # type: ignore[union-attr]
-    assert walk(snap, "internet", "eni-0a1b2c3d4e5f60001", 80).allowed
+    assert inside.blocked_at.place == "the VPC's default security group"  # type: ignore[union-attr]
+    assert "so the VPC's default security group applies" in inside.blocked_at.reason  # type: ignore[union-attr]
+    by_eni = walk(snap, "internet", "eni-0a1b2c3d4e5f60001", 80)
+    assert by_eni.allowed and by_eni.destination == f"{ALB} ({PUBLIC_A})"
     # The load balancer's public IP stands for its interface, not for an outside host.
     by_public_ip = walk(snap, "internet", "198.51.100.10", 80)
     assert by_public_ip.allowed and ALB in by_public_ip.destination
@@ -261,4 +286,17 @@ def test_walk_prints_as_a_table(snap: VpcSnapshot) -> None:
     assert "reply path:" in text and STATEFUL_REPLY.split(" — ")[0].split()[0] in text
     assert max(len(line) for line in lines) <= 125
     denied = str(walk(snap, "internet", TASK, 80))
-    assert "DENIED at internet gateway" in denied and "reply path: none" in denied
+    assert "DENIED at internet gateway my-workspace-igw" in denied and "reply path: none" in denied
+    assert not ID.search(text + denied)
+
+
+def test_long_names_wrap_between_words_or_at_hyphens_never_mid_word() -> None:
+    name = "my-workspace-subnet-app-private1-a"
+    hop = Hop(f"route table my-workspace-rtb-private1-a ({name})", "check", "allow", f"to {name} and on " * 4)
+    lines = format_hops([hop]).splitlines()[2:]
+    place = [line[4:34].strip() for line in lines]
+    assert place == ["route table", "my-workspace-rtb-private1-a", "(my-workspace-subnet-app-", "private1-a)"]
+    # Every piece of a wrapped name is a whole hyphen-separated part: nothing was cut inside a word.
+    pieces = {p for line in lines for p in re.findall(r"[\w()-]+", line)}
+    assert pieces <= {*re.split(r"(?<=-)", f"({name})"), "route", "table", "my-workspace-rtb-private1-a", "1",
+                      "check", "allow", "to", "and", "on", name, "(my-workspace-subnet-app-", "private1-a)"}
