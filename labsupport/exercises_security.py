@@ -2,8 +2,9 @@
 
 Every answer is computed now, from the live lab network (``describe_security_groups`` and a
 :func:`~labsupport.packetwalk.walk` over a fresh :func:`~labsupport.topology.snapshot`), so an
-exercise follows whatever the learner's groups really say. The explanations name resources by
-their names, never by IDs: IDs differ from run to run, and a notebook's output must not.
+exercise follows whatever the learner's groups really say. The explanations quote the walk's own
+hops, which name resources by their names, never by IDs: IDs differ from run to run, and a
+notebook's output must not.
 
 The walks use the same stand-ins as the notebook: a load-balancer node at base+10 of the first
 public subnet with the documentation address :data:`ALB_PUBLIC_IP`, a task at base+10 of the first
@@ -13,7 +14,6 @@ private subnet, and :data:`OTHER_IP` as "somebody who is not you" (both RFC 5737
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Any
 
 from . import network, packetwalk, topology
@@ -30,7 +30,6 @@ TEST_PORT = 9000
 #: The app port: the ALB's production listener and the containers both use it.
 APP_PORT = 80
 
-_ID = re.compile(r"\b(?:vpc|subnet|rtb|igw|nat|sg|eni|eipalloc)-[0-9a-f]{8,17}\b")
 _YES = {"yes", "y", "true", "allow", "allowed", "reachable"}
 _NO = {"no", "n", "false", "deny", "denied", "blocked", "unreachable"}
 
@@ -59,21 +58,6 @@ def _group(snap: topology.VpcSnapshot, key: str, lab: Lab) -> topology.SecurityG
         f"The security group {name} does not exist in {snap.vpc.label} yet.",
         f"run the cells of this chapter that create {name} (sections 2 and 3), then this cell again.",
     )
-
-
-def _named(text: str, snap: topology.VpcSnapshot) -> str:
-    """``text`` with every resource ID of the snapshot replaced by the resource's name."""
-    names: dict[str, str] = {}
-    for group in snap.security_groups:
-        names[f"{group.name} ({group.id})"] = group.name  # "my-app-lb-sg (sg-…)" reads as the name once
-    for item in (*snap.security_groups, *snap.internet_gateways, *snap.nat_gateways, *snap.route_tables):
-        names[item.id] = getattr(item, "name", "") or item.id
-    for subnet in snap.subnets:
-        names[subnet.id] = subnet.label
-    for old, new in names.items():
-        text = text.replace(old, new)
-    # Anything left (a resource of another VPC) is still an ID: mask it rather than print it.
-    return _ID.sub(lambda m: m.group(0).split("-")[0] + "-…", text)
 
 
 def _host(cidr: str, offset: int = 10) -> str:
@@ -120,6 +104,11 @@ def _yes_no_same(predicted: Any, truth: Any) -> bool:
 
 def _hop_number(result: packetwalk.WalkResult, hop: packetwalk.Hop) -> int:
     return result.hops.index(hop) + 1
+
+
+def _the(place: str) -> str:
+    """A hop's place as it reads after "stops at hop 4,": "the security group ...", never "the the ..."."""
+    return place if place.startswith("the ") else f"the {place}"
 
 
 # -- 03 security groups and the packet walk ------------------------------------------------------
@@ -194,14 +183,14 @@ def _default_group_inbound() -> str:
     return _inbound_sources(_default_group(current()))
 
 
-def _internet_to_task(lab: Lab) -> tuple[packetwalk.WalkResult, topology.VpcSnapshot]:
+def _internet_to_task(lab: Lab) -> packetwalk.WalkResult:
     snap = _snapshot(lab)
     _group(snap, "app", lab)
-    return packetwalk.walk(snap, OTHER_IP, _task(lab), APP_PORT), snap
+    return packetwalk.walk(snap, OTHER_IP, _task(lab), APP_PORT)
 
 
 def _explain_internet_to_task(answer: str) -> str:
-    result, snap = _internet_to_task(current())
+    result = _internet_to_task(current())
     hop = result.blocked_at
     if hop is None:
         return (
@@ -210,8 +199,7 @@ def _explain_internet_to_task(answer: str) -> str:
         )
     before = "" if hop.place.startswith("security group") else ", before any security group is asked"
     return (
-        f"No. The request stops at hop {_hop_number(result, hop)}, the {_named(hop.place, snap)}{before}: "
-        f"{_named(hop.reason, snap)}"
+        f"No. The request stops at hop {_hop_number(result, hop)}, {_the(hop.place)}{before}: {hop.reason}"
     )
 
 
@@ -222,7 +210,7 @@ def _explain_internet_to_task(answer: str) -> str:
     same=_yes_no_same,
 )
 def _internet_to_private_task() -> str:
-    return _yes_no(_internet_to_task(current())[0].allowed)
+    return _yes_no(_internet_to_task(current()).allowed)
 
 
 def _other_to_test_listener(lab: Lab) -> tuple[packetwalk.WalkResult, topology.VpcSnapshot]:
@@ -238,14 +226,14 @@ def _explain_test_listener(answer: str) -> str:
     if hop is None:
         sg_hop = next(h for h in result.hops if h.place.startswith("security group"))
         return (
-            f"Yes: {_named(sg_hop.reason, snap)} The test listener is open wider than your IP "
+            f"Yes: {sg_hop.reason} The test listener is open wider than your IP "
             f"({lab.config.my_ip}/32); later chapters put untested versions behind it."
         )
     number = _hop_number(result, hop)
     passed = f"gets through {number - 1} hops and " if number > 1 else ""
     group = _group(snap, "alb", lab)
     peers = [
-        _named(rule.peer, snap)
+        rule.peer_label
         for rule in group.ingress
         if rule.from_port is None or rule.to_port is None or rule.from_port <= TEST_PORT <= rule.to_port
     ]
@@ -256,8 +244,8 @@ def _explain_test_listener(answer: str) -> str:
     else:
         who = f"No rule allows port {TEST_PORT} at all, not even from your IP: add it as in section 2"
     return (
-        f"No. The request from {OTHER_IP} {passed}stops at hop {number}, the {_named(hop.place, snap)}: "
-        f"{_named(hop.reason, snap)} {who}; the rule for port {APP_PORT} from anywhere opens port {APP_PORT} only."
+        f"No. The request from {OTHER_IP} {passed}stops at hop {number}, {_the(hop.place)}: "
+        f"{hop.reason} {who}; the rule for port {APP_PORT} from anywhere opens port {APP_PORT} only."
     )
 
 

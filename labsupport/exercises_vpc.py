@@ -2,20 +2,19 @@
 
 Every answer is worked out now, from a fresh snapshot of the lab VPC in the live region (through
 :func:`labsupport.topology.snapshot` and :mod:`labsupport.routing`), never from a stored value: if
-the learner changes the network, the answers change with it. Explanations name resources by their
-Name tags, because IDs differ on every run and mean nothing to a reader.
+the learner changes the network, the answers change with it. Explanations are the routing module's
+own sentences, which name resources by their Name tags: IDs differ on every run and mean nothing to
+a reader.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from . import network, routing, topology
 from .errors import LabError
 from .exercises import exercise
 from .lab import Lab, current
 
-__all__ = ["lab_snapshot", "named"]
+__all__ = ["lab_snapshot"]
 
 #: Words a learner may use for each kind of route target, in the normalised form of :func:`_words`.
 _TARGET_ALIASES: dict[str, set[str]] = {
@@ -39,17 +38,6 @@ def lab_snapshot(lab: Lab | None = None) -> topology.VpcSnapshot:
             "run the cells of chapter 02 from step 1 (or `catch_up(3)`, which builds the whole network).",
         )
     return topology.snapshot(ec2, vpc["VpcId"])
-
-
-def named(text: str, snap: topology.VpcSnapshot) -> str:
-    """``text`` with every resource id of ``snap`` replaced by its Name tag (the main table: ``main``)."""
-    items: list[Any] = [*snap.subnets, *snap.route_tables, *snap.internet_gateways, *snap.nat_gateways]
-    for item in items:
-        if item.id:
-            text = text.replace(item.id, item.name or ("main" if getattr(item, "main", False) else item.id))
-    if snap.vpc.name:
-        text = text.replace(snap.vpc.id, snap.vpc.name)
-    return text
 
 
 def _words(value: object) -> str:
@@ -140,11 +128,13 @@ def _explain_public_subnets(public: list[str]) -> str:
         verdict = routing.is_public_subnet(snap, subnet)
         word = "public" if verdict else "private"
         table = verdict.choice.route_table
+        # "its route table my-workspace-rtb-public", or "the main route table" (AWS leaves it unnamed).
+        which = f"its {table.title}" if table.name else table.title
         if verdict.default_route is None:
             target = "has no 0.0.0.0/0 route"
         else:
-            target = f"sends 0.0.0.0/0 to {named(verdict.default_route.target_label, snap)}"
-        parts.append(f"{subnet.label}: {word}, its table {named(table.label, snap)} {target}")
+            target = f"sends 0.0.0.0/0 to {verdict.default_route.target_label}"
+        parts.append(f"{subnet.label}: {word}, {which} {target}")
     return (
         f"{len(public)} of {len(snap.subnets)} subnets are public. A subnet is public when its route table sends "
         "0.0.0.0/0 to an internet gateway; the name and the subnet's own settings do not decide it. "
@@ -171,10 +161,10 @@ ROUTE_SUBNET = "my-workspace-subnet-app-private1-a"
 ROUTE_DESTINATION = "8.8.8.8"
 
 
-def _route_decision() -> tuple[routing.RouteDecision, topology.VpcSnapshot]:
+def _route_decision() -> routing.RouteDecision:
     snap = lab_snapshot()
     table = routing.route_table_for(snap, ROUTE_SUBNET).route_table
-    return routing.explain_route(table, ROUTE_DESTINATION), snap
+    return routing.explain_route(table, ROUTE_DESTINATION)
 
 
 def _target_same(predicted: object, truth: object) -> bool:
@@ -193,7 +183,7 @@ def _target_same(predicted: object, truth: object) -> bool:
 
 
 def _explain_route_winner(_: str) -> str:
-    decision, snap = _route_decision()
+    decision = _route_decision()
     table = decision.route_table
     others = [r for r in table.routes if r not in decision.matches]
     missed = "; ".join(f"{r.destination} does not contain it" for r in others)
@@ -205,8 +195,7 @@ def _explain_route_winner(_: str) -> str:
         "dropped": "A private subnet needs 0.0.0.0/0 -> NAT gateway to reach the internet (step 6).",
     }.get(decision.outcome, "")
     return (
-        f"{ROUTE_SUBNET} uses route table {named(table.label, snap)}. "
-        f"{named(decision.reason, snap)}. " + (f"({missed}.) " if missed else "") + after
+        f"{ROUTE_SUBNET} uses {table.title}. {decision.reason}. " + (f"({missed}.) " if missed else "") + after
     ).rstrip()
 
 
@@ -218,7 +207,7 @@ def _explain_route_winner(_: str) -> str:
     same=_target_same,
 )
 def _route_winner() -> str:
-    decision, _ = _route_decision()
+    decision = _route_decision()
     if decision.winner is None:
         return "no route"
     return _TARGET_WORDS.get(decision.outcome, decision.outcome)

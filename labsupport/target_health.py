@@ -35,6 +35,7 @@ from .errors import LabError
 __all__ = [
     "GONE",
     "STATE_COLOURS",
+    "Mark",
     "Sample",
     "Segment",
     "TargetState",
@@ -93,6 +94,19 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """A labelled moment on a timeline, such as "health check path → /healthz".
+
+    ``after`` counts the samples recorded before the mark, so a mark made between two polls at the
+    same second sorts after the first poll and before the second.
+    """
+
+    at: float
+    label: str
+    after: int = 0
+
+
+@dataclass(frozen=True)
 class Segment:
     """A stretch of time during which one target kept one state and reason."""
 
@@ -128,7 +142,7 @@ class Timeline:
     every: float = 1.0
     end: float = 0.0
     samples: list[Sample] = field(default_factory=list)
-    marks: list[tuple[float, str]] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
 
     # -- building ---------------------------------------------------------------------------------
@@ -155,7 +169,7 @@ class Timeline:
     def mark(self, label: str, at: float | None = None) -> float:
         """Remember a moment (``"health check path → /healthz"``); returns its time (default: now)."""
         when = self.end if at is None else float(at)
-        self.marks.append((when, label))
+        self.marks.append(Mark(when, label, len(self.samples)))
         return when
 
     # -- reading ----------------------------------------------------------------------------------
@@ -189,12 +203,15 @@ class Timeline:
 
     def changes(self, after: float = 0.0) -> list[Sample]:
         """Samples where a target's state or reason changed (its first sample counts), from ``after`` on."""
+        return [sample for _, sample in self._changes(after)]
+
+    def _changes(self, after: float) -> list[tuple[int, Sample]]:
         result = []
         previous: dict[str, tuple[str, str | None]] = {}
-        for sample in self.samples:
+        for index, sample in enumerate(self.samples):
             key = (sample.state, sample.reason)
             if previous.get(sample.target) != key and sample.at >= after:
-                result.append(sample)
+                result.append((index, sample))
             previous[sample.target] = key
         return result
 
@@ -221,9 +238,15 @@ class Timeline:
         return list(latest.values())
 
     def segments(self, target: str) -> list[Segment]:
-        """``target``'s history as stretches of one state each; the last one lasts until :attr:`end`."""
+        """``target``'s history as stretches of one state each; the last one lasts until :attr:`end`.
+
+        Two polls at the same second (one before and one after a change made without letting time
+        pass) leave only the later state.
+        """
         result: list[Segment] = []
         for sample in self.history(target):
+            if result and result[-1].start == sample.at:
+                result.pop()  # superseded at the same instant
             if result and (result[-1].state, result[-1].reason) == (sample.state, sample.reason):
                 continue
             if result:
@@ -233,22 +256,20 @@ class Timeline:
         return result
 
     def text(self, after: float = 0.0) -> str:
-        """The changes as an aligned table: time, target, state and reason code."""
-        rows = [
-            (f"+{_seconds(s.at)}", self.label(s.target), s.state, s.reason or "")
-            for s in self.changes(after)
-        ]
-        marks = [(at, f"--- {label}") for at, label in self.marks if at >= after]
+        """The changes and marks as an aligned table: time, target, state and reason code."""
+        changes = self._changes(after)
+        rows = [(f"+{_seconds(s.at)}", self.label(s.target), s.state, s.reason or "") for _, s in changes]
+        marks = [m for m in self.marks if m.at >= after]
         if not rows and not marks:
             return f"{self.target_group or 'target group'}: no targets seen (nothing is registered)"
         widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
-        lines: list[tuple[float, int, str]] = []
-        for sample, row in zip(self.changes(after), rows, strict=True):
+        widths[0] = max([widths[0], *(len(f"+{_seconds(m.at)}") for m in marks)])
+        lines: list[tuple[float, float, str]] = []
+        for (index, sample), row in zip(changes, rows, strict=True):
             cells = [row[i].ljust(widths[i]) for i in range(3)] + [row[3]]
-            lines.append((sample.at, 1, "  ".join(cells).rstrip()))
-        for at, text in marks:
-            lines.append((at, 0, f"+{_seconds(at)}".ljust(widths[0]) + "  " + text))
-        # A mark goes before the changes it caused (sort key 0 before 1 at the same time).
+            lines.append((sample.at, index, "  ".join(cells).rstrip()))
+        for mark in marks:
+            lines.append((mark.at, mark.after - 0.5, f"+{_seconds(mark.at)}".ljust(widths[0]) + f"  --- {mark.label}"))
         return "\n".join(line for _, _, line in sorted(lines, key=lambda item: (item[0], item[1])))
 
     def __str__(self) -> str:
@@ -376,8 +397,9 @@ def watch(
         timeline.labels.update(labels)
     pause = wait or _default_wait()
     stop = _until(until)
-    if not timeline.samples:
-        timeline.record(timeline.end, current(elbv2, arn))
+    # Always poll first, without waiting: a change made since the last poll (a new health check
+    # path, a deregistration) shows at the moment it was made.
+    timeline.record(timeline.end, current(elbv2, arn))
     elapsed = 0.0
     while elapsed < seconds and not stop(timeline):
         pause(step)
@@ -408,61 +430,53 @@ def draw_timeline(timeline: Timeline, title: str | None = None) -> Figure:
     """
     targets = timeline.targets()
     lanes = max(len(targets), 1)
-    height = 1.5 + 0.62 * lanes + (0.25 if timeline.marks else 0)
-    fig = Figure(figsize=(9.5, height), dpi=100)
-    ax = fig.add_axes((0.2, 0.28 * 1.9 / height, 0.77, 1 - (0.62 + 0.28 * 1.9) / height))
-    span = max(timeline.end, timeline.every, 1.0)
+    # Geometry in inches: title and marks on top, lanes, then the axis label and the legend.
+    top, lane_height, bottom, left, width = 0.8, 0.55, 0.85, 2.0, 9.5
+    height = top + lane_height * lanes + bottom
+    fig = Figure(figsize=(width, height), dpi=100)
+    ax = fig.add_axes((left / width, bottom / height, 1 - (left + 0.3) / width, lane_height * lanes / height))
     tail = timeline.every  # the last sample stands for one more poll interval
-    ax.set_xlim(0, span + tail)
-    ax.set_ylim(-0.6, lanes - 0.4)
-    ax.invert_yaxis()
-    ax.set_title(title or f"target health of {timeline.target_group or 'the target group'}", fontsize=10, loc="left")
+    total = max(timeline.end, 1.0) + tail
+    ax.set_xlim(0, total)
+    ax.set_ylim(lanes - 0.5, -0.5)  # first target on top
+    fig.text(0.01, 1 - 0.12 / height, title or f"target health of {timeline.target_group or 'the target group'}",
+             fontsize=10, va="top")
     ax.set_xlabel("seconds since the watch started (the region's clock)", fontsize=8)
     ax.tick_params(labelsize=8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    per_char = 0.0085  # the share of the axis one character of 7-point text takes
     seen_states: dict[str, None] = {}
     if not targets:
-        ax.text(span / 2, 0, "no targets registered in this target group", ha="center", va="center", fontsize=9)
+        ax.text(total / 2, 0, "no targets registered in this target group", ha="center", va="center", fontsize=9)
     for lane, target in enumerate(targets):
-        for segment in timeline.segments(target):
+        segments = timeline.segments(target)
+        for index, segment in enumerate(segments):
             if segment.state == GONE:
                 continue
-            end = segment.end if segment.end > segment.start else segment.start
-            if segment.end >= timeline.end:
-                end = timeline.end + tail
-            width = max(end - segment.start, 0.3)
+            end = timeline.end + tail if index == len(segments) - 1 else segment.end
+            span = max(end - segment.start, 0.3)
             colour = STATE_COLOURS.get(segment.state, _UNKNOWN_COLOUR)
             seen_states.setdefault(segment.state, None)
-            ax.barh(lane, width, left=segment.start, height=0.55, color=colour, edgecolor="white", linewidth=0.8)
-            dark = segment.state in ("healthy", "unhealthy", "unavailable")
-            words = segment.state + (f" · {_REASON_SHORT.get(segment.reason, segment.reason)}" if segment.reason else "")
-            # Label a bar only where the words fit (about 0.012 of the axis per character).
-            if width / (span + tail) > 0.0125 * len(words):
-                ax.text(
-                    segment.start + width / 2,
-                    lane,
-                    words,
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white" if dark else "#222222",
-                )
-            elif width / (span + tail) > 0.0125 * len(segment.state):
-                ax.text(
-                    segment.start + width / 2,
-                    lane,
-                    segment.state,
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white" if dark else "#222222",
-                )
+            ax.barh(lane, span, left=segment.start, height=0.6, color=colour, edgecolor="white", linewidth=0.8)
+            ink = "white" if segment.state in ("healthy", "unhealthy", "unavailable") else "#222222"
+            reason = _REASON_SHORT.get(segment.reason or "", segment.reason or "")
+            # The longest wording that fits in the bar: state and reason, the state alone, or nothing.
+            for words in (f"{segment.state} · {reason}" if reason else segment.state, segment.state):
+                if span / total > per_char * len(words):
+                    ax.text(segment.start + span / 2, lane, words, ha="center", va="center", fontsize=7, color=ink)
+                    break
     ax.set_yticks(range(len(targets)), [timeline.label(t) for t in targets])
-    for at, label in timeline.marks:
-        ax.axvline(at, color="#424242", linestyle="--", linewidth=0.9)
-        ax.text(at, -0.55, f" {label}", fontsize=7, color="#424242", va="bottom", ha="left", rotation=0, clip_on=False)
+    # Marks close together take turns on two rows of labels above the lanes.
+    row, last_at = 0, None
+    for mark in timeline.marks:
+        ax.axvline(mark.at, color="#424242", linestyle="--", linewidth=0.9)
+        crowded = last_at is not None and (mark.at - last_at) / total < 0.012 * 24
+        row = 1 - row if crowded else 0
+        last_at = mark.at
+        ax.text(mark.at, -0.55 - 0.32 * row, f" {mark.label}", fontsize=7, color="#424242", va="bottom", clip_on=False)
     if seen_states:
         handles = [Patch(color=STATE_COLOURS.get(s, _UNKNOWN_COLOUR), label=s) for s in seen_states]
-        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7.5, frameon=False)
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7.5, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
     return fig

@@ -81,9 +81,13 @@ def test_security_group_rules_are_normalised_one_peer_per_rule(snap: VpcSnapshot
     (egress,) = lb.egress
     assert (egress.protocol, egress.from_port, egress.to_port, egress.ports) == ("all", None, None, "all")
     app = snap.security_group("sg-0a1b2c3d4e5f60003")
-    assert [(r.peer, r.peer_kind, str(r)) for r in app.ingress] == [
-        (lb.id, "sg", f"tcp 80 from {lb.id}"),
+    # A group peer keeps its id (peer) and reads by its group name.
+    assert [(r.peer, r.peer_kind, r.peer_label, str(r)) for r in app.ingress] == [
+        (lb.id, "sg", "my-app-lb-sg", "tcp 80 from my-app-lb-sg"),
     ]
+    default = snap.security_group("default")
+    assert str(default.ingress[0]) == "all traffic from default"
+    assert default.title == "the VPC's default security group" and lb.title == "security group my-app-lb-sg"
 
 
 def test_protocol_numbers_port_ranges_and_other_peers_are_normalised() -> None:
@@ -140,6 +144,60 @@ def test_items_of_other_vpcs_and_unattached_gateways_are_dropped(data: dict) -> 
         snapshot_from_describe_map(other)
     with pytest.raises(LabError, match="vpc-nope"):
         snapshot_from_describe_map(other, vpc_id="vpc-nope")
+
+
+def test_route_targets_read_by_name_and_keep_their_ids(snap: VpcSnapshot) -> None:
+    public = snap.route_table("my-workspace-rtb-public1-a")
+    default = public.route_to("0.0.0.0/0")
+    assert default is not None and default.target_id == "igw-0a1b2c3d4e5f60001"
+    assert (default.target_label, default.target_phrase) == ("my-workspace-igw", "internet gateway my-workspace-igw")
+    assert str(default) == "0.0.0.0/0 -> my-workspace-igw"
+    nat = snap.route_table("my-workspace-rtb-private1-a").route_to("0.0.0.0/0")
+    assert nat is not None and nat.target_phrase == "NAT gateway my-workspace-nat-a"
+    # A hand-built route knows no names: it reads by its id, and equals the named one.
+    bare = Route("0.0.0.0/0", "igw", "igw-0a1b2c3d4e5f60001")
+    assert bare == default and bare.target_label == "igw-0a1b2c3d4e5f60001"
+    assert bare.target_phrase == "internet gateway igw-0a1b2c3d4e5f60001"
+
+
+def test_labels_and_titles_without_name_tags(data: dict) -> None:
+    for key in ("Vpcs", "Subnets", "RouteTables", "InternetGateways", "NatGateways"):
+        for item in data[key]:
+            item.pop("Tags", None)
+    snap = snapshot_from_describe_map(data)
+    assert (snap.vpc.label, snap.vpc.title) == ("VPC 10.0.0.0/20", "VPC 10.0.0.0/20")
+    assert snap.summary().startswith("VPC 10.0.0.0/20: 4 subnets")
+    subnet = snap.subnets[0]
+    assert (subnet.label, subnet.title) == ("subnet 10.0.0.0/24", "subnet 10.0.0.0/24")
+    assert snap.subnet("10.0.0.0/24") is subnet and snap.subnet("subnet 10.0.0.0/24") is subnet
+    main = snap.main_route_table
+    assert main is not None and (main.label, main.title) == ("main", "the main route table")
+    (igw,) = snap.internet_gateways
+    assert (igw.label, igw.title) == ("the VPC's internet gateway", "the VPC's internet gateway")
+    (nat,) = snap.nat_gateways
+    assert nat.title == "the NAT gateway at 10.0.1.200"
+    named = example_snapshot()
+    assert (named.internet_gateways[0].title, named.nat_gateways[0].title) == (
+        "internet gateway my-workspace-igw",
+        "NAT gateway my-workspace-nat-a",
+    )
+    assert named.route_table("my-workspace-rtb-main").title == "route table my-workspace-rtb-main"
+
+
+def test_readable_rewrites_ids_and_the_elastic_ip(snap: VpcSnapshot) -> None:
+    text = (
+        "resource vpc-0a1b2c3d4e5f60001 is already attached to network gateway igw-0a1b2c3d4e5f60001; "
+        "my-app-lb-sg (sg-0a1b2c3d4e5f60002) and sg-0a1b2c3d4e5f60001; route rtb-0a1b2c3d4e5f60003 "
+        "-> nat-0a1b2c3d4e5f60001 at 198.51.100.7, not 198.51.100.70; igw-0123456789abcdef0 is gone"
+    )
+    assert snap.readable(text) == (
+        "resource my-workspace-vpc is already attached to network gateway my-workspace-igw; "
+        "my-app-lb-sg and default; route my-workspace-rtb-private1-a "
+        "-> my-workspace-nat-a at the Elastic IP of NAT gateway my-workspace-nat-a, not 198.51.100.70; "
+        "igw-… is gone"
+    )
+    assert snap.readable("nothing to change: 10.0.1.7") == "nothing to change: 10.0.1.7"
+    assert snap.names()["subnet-0a1b2c3d4e5f60002"] == PUBLIC_A
 
 
 def test_lookups_name_the_fix(snap: VpcSnapshot) -> None:
