@@ -97,7 +97,9 @@ def aws(command: str, *, check: bool = True, capture: bool = False) -> str | Non
         return None
     if check:
         raise LabError(f"`aws {command}` failed: {message}", "read the AWS error above; it names what is wrong.")
+    if capture:
+        return message  # the caller prints it (e.g. after replacing IDs with names)
     if text:
         print(text)
     print(message)
-    return message if capture else None
+    return None

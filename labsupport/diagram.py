@@ -117,7 +117,8 @@ def draw_vpc(snapshot: VpcSnapshot) -> Figure:
         color=COLOURS["vpc_edge"],
         va="center",
     )
-    second = "   ".join([", ".join(snapshot.vpc.cidrs)] + ([snapshot.vpc.id] if snapshot.vpc.name else []))
+    # Names and CIDRs only: IDs differ from run to run and say nothing to a learner.
+    second = ", ".join(snapshot.vpc.cidrs)
     ax.text(
         x0 + 0.15,
         y_vpc_top - 0.42,
@@ -162,7 +163,6 @@ def draw_vpc(snapshot: VpcSnapshot) -> Figure:
         ax.text(
             x, y_vpc_top + 0.07, _short(label, 24), ha="center", va="center", fontsize=7, fontweight="bold", zorder=5
         )
-        ax.text(x, y_vpc_top - 0.09, igw.id, ha="center", va="center", fontsize=6, zorder=5)
         ax.annotate(
             "",
             xy=(x, total_h - 0.56),
@@ -279,7 +279,7 @@ def _draw_subnet(ax: object, snapshot: VpcSnapshot, subnet: Subnet, x: float, y:
         route_line = "0.0.0.0/0: no route (stays inside the VPC)"
     else:
         state = "" if default.state == "active" else f" ({default.state})"
-        route_line = f"0.0.0.0/0 → {default.target_label}{state}"
+        route_line = f"0.0.0.0/0 → {getattr(default, 'target_title', default.target_label)}{state}"
     text = ax.text  # type: ignore[attr-defined]
     text(
         x + 0.08,
@@ -327,7 +327,7 @@ def _draw_nat(ax: object, nat: NatGateway, x: float, y: float) -> None:
             zorder=4,
         )
     )
-    label = "NAT " + (nat.name if nat.name else nat.id)
+    label = "NAT " + (nat.name if nat.name else "gateway")
     ax.text(
         x + _NAT_W / 2,
         y + 0.14,

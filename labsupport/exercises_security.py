@@ -197,10 +197,8 @@ def _explain_internet_to_task(answer: str) -> str:
             f"Yes: the walk reaches the task on port {APP_PORT}. Something opened the private subnet to the "
             "internet; that is not what the lab built."
         )
-    before = "" if hop.place.startswith("security group") else ", before any security group is asked"
-    return (
-        f"No. The request stops at hop {_hop_number(result, hop)}, {_the(hop.place)}{before}: {hop.reason}"
-    )
+    before = "" if "security group" in hop.place else ", before any security group is asked"
+    return f"No. The request stops at hop {_hop_number(result, hop)}, {_the(hop.place)}{before}: {hop.reason}"
 
 
 @exercise(
@@ -224,7 +222,7 @@ def _explain_test_listener(answer: str) -> str:
     result, snap = _other_to_test_listener(lab)
     hop = result.blocked_at
     if hop is None:
-        sg_hop = next(h for h in result.hops if h.place.startswith("security group"))
+        sg_hop = next(h for h in result.hops if "security group" in h.place)
         return (
             f"Yes: {sg_hop.reason} The test listener is open wider than your IP "
             f"({lab.config.my_ip}/32); later chapters put untested versions behind it."

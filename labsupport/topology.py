@@ -31,6 +31,7 @@ from typing import Any
 from .errors import LabError
 
 __all__ = [
+    "TARGET_WORDS",
     "InternetGateway",
     "NatGateway",
     "NetworkInterface",

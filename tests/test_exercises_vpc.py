@@ -15,7 +15,7 @@ import pytest
 from labsupport import config, lab, network
 from labsupport.errors import LabError
 from labsupport.exercises import answer, check, get
-from labsupport.exercises_vpc import lab_snapshot, named
+from labsupport.exercises_vpc import lab_snapshot
 
 PUBLIC = ["my-workspace-subnet-app-public1-a", "my-workspace-subnet-app-public2-b"]
 
@@ -152,9 +152,13 @@ def test_explanations_state_the_facts(built: network.Network, capsys: pytest.Cap
     assert "256 - 5 - 1 = 250" in out and "(10.0.1.4)" in out and "NAT gateway my-workspace-nat-public1-a" in out
     out = _verdict(capsys, "02-public-subnets", PUBLIC)
     assert "2 of 4 subnets are public" in out
-    assert "my-workspace-subnet-app-public2-b: public, its table my-workspace-rtb-public sends 0.0.0.0/0 to " in out
     assert (
-        "my-workspace-subnet-app-private2-b: private, its table my-workspace-rtb-private2-b sends 0.0.0.0/0 to " in out
+        "my-workspace-subnet-app-public2-b: public, its route table my-workspace-rtb-public sends 0.0.0.0/0 to "
+        "my-workspace-igw" in out
+    )
+    assert (
+        "my-workspace-subnet-app-private2-b: private, its route table my-workspace-rtb-private2-b sends 0.0.0.0/0 "
+        "to my-workspace-nat-public1-a" in out
     )
     out = _verdict(capsys, "02-route-8888", "nat")
     assert "uses route table my-workspace-rtb-private1-a" in out
@@ -203,7 +207,7 @@ def test_the_main_table_trap_and_a_changed_default_route_change_the_answers(
     ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
     assert answer("02-public-subnets") == ["my-workspace-subnet-app-public1-a"]
     out = _verdict(capsys, "02-public-subnets", PUBLIC)
-    assert out.startswith("✘ not quite") and "its table main has no 0.0.0.0/0 route" in out
+    assert out.startswith("✘ not quite") and "public2-b: private, the main route table has no 0.0.0.0/0 route" in out
 
     # Point private1-a's default route at the internet gateway: now it is public, and 8.8.8.8 goes there.
     table_id = built.route_tables["my-workspace-rtb-private1-a"]
@@ -217,9 +221,10 @@ def test_the_main_table_trap_and_a_changed_default_route_change_the_answers(
     assert answer("02-route-8888") == "NAT gateway"
 
 
-def test_named_replaces_ids_with_names(offline_lab: lab.Lab, built: network.Network) -> None:
+def test_the_live_snapshot_reads_by_name(offline_lab: lab.Lab, built: network.Network) -> None:
+    """The lab's resources all carry Name tags; the main route table, which AWS creates, reads as a role."""
     snap = lab_snapshot(offline_lab)
     main = snap.main_route_table
-    assert main is not None
+    assert main is not None and (main.label, main.title) == ("main", "the main route table")
     text = f"{built.nat_gateway_id} {built.internet_gateway_id} {main.id} {built.vpc_id} 8.8.8.8"
-    assert named(text, snap) == "my-workspace-nat-public1-a my-workspace-igw main my-workspace-vpc 8.8.8.8"
+    assert snap.readable(text) == "my-workspace-nat-public1-a my-workspace-igw main my-workspace-vpc 8.8.8.8"

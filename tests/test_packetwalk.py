@@ -118,7 +118,9 @@ def test_internet_to_the_load_balancer_is_allowed_in_documented_order(snap: VpcS
     assert result.source == f"internet {INTERNET_IP}"
     # Places and reasons speak in names; the ids of what each hop checked stay on the hop.
     assert igw.place == "internet gateway my-workspace-igw" and igw.resource_ids == ("igw-0a1b2c3d4e5f60001",)
-    assert rt.place.startswith("route table my-workspace-rtb-public1-a") and rt.resource_ids == ("rtb-0a1b2c3d4e5f60002",)
+    assert rt.place.startswith("route table my-workspace-rtb-public1-a") and rt.resource_ids == (
+        "rtb-0a1b2c3d4e5f60002",
+    )
     assert sg.resource_ids == ("sg-0a1b2c3d4e5f60002",) and nacl.resource_ids == ()
     assert not any(ID.search(h.place + h.reason) for h in (*result.hops, *result.reply))
 
@@ -127,7 +129,7 @@ def test_the_internet_is_not_the_learner() -> None:
     # "internet" must never pass a rule written for the lab's own IP (my_ip in data/lab.json).
     from labsupport import config
 
-    assert INTERNET_IP != config.load().my_ip
+    assert config.load().my_ip != INTERNET_IP
     assert INTERNET_IP.startswith("203.0.113.")  # TEST-NET-3: documentation only, never routed
 
 
