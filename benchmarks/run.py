@@ -8,6 +8,9 @@ Every figure is measured in this run, baseline included: the lab region and a ba
 started and driven side by side by the same Python, with the same boto3 client settings, calls
 interleaved (lab, moto, moto, lab, ...) so that a slow moment of the machine hits both alike.
 Nothing is ever compared against a number stored by an earlier run: machines differ too much.
+The same holds for the load balancer figures: requests through an ALB listener's loopback port are
+compared with the same sample app run standalone (``python -m sample_app``), hit the same way in
+alternating rounds; and a virtual hour of a 10-task service is timed on a private region.
 
 It is a measurement, not a test: it prints PASS/FAIL against the targets but always exits 0
 (unless it cannot run at all). See benchmarks/README.md for what each figure means.
@@ -16,15 +19,19 @@ It is a measurement, not a test: it prints PASS/FAIL against the targets but alw
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.client
 import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -297,6 +304,365 @@ def run_notebooks(work: Path) -> dict[str, Any]:
     return result
 
 
+# -- load balancer and ECS (f, g, h) ------------------------------------------------------------------
+ALB_PATH = "/"  # the sample app's page: what a learner's browser or curl asks for
+ALB_THREADS = (1, 4)
+ALB_ROUNDS = 4  # each side's budget is split into rounds, sides alternating, like the per-call workload
+ALB_WARMUP = 50
+SCALED_TASKS = 10
+VIRTUAL_HOUR_S = 3600
+VIRTUAL_HOUR_TARGET_S = 1.0  # one virtual hour of a 10-task service, wall time, on 2 cores
+APP_ENV = {"APP_VERSION": "v1", "APP_COLOUR": "blue"}  # what the catch-up task definition sets
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list (q in 0..1)."""
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def _client_loop(
+    port: int, count: int, deadline: float, samples: list[float], tally: dict[str, int], lock: Any
+) -> None:
+    """One client thread: up to ``count`` GETs on one keep-alive ``http.client`` connection.
+
+    http.client reopens the connection by itself when the server closes it after a response, so
+    the loop also counts how many connections it had to open: that is the keep-alive actually got.
+    """
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    mine: list[float] = []
+    opened = errors = not_ok = 0
+    try:
+        for _ in range(count):
+            if time.perf_counter() >= deadline:
+                break
+            if conn.sock is None:
+                opened += 1
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", ALB_PATH, headers={"Host": "127.0.0.1"})
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                errors += 1  # counted, not timed: a reset connection is not a latency
+                conn.close()
+                continue
+            mine.append(time.perf_counter() - t0)
+            if response.status != 200:
+                not_ok += 1
+    finally:
+        conn.close()
+    with lock:
+        samples.extend(mine)
+        tally["connections"] += opened
+        tally["errors"] += errors
+        tally["not_200"] += not_ok
+
+
+def _batch(port: int, threads: int, count: int, seconds: float) -> tuple[list[float], float, dict[str, int]]:
+    """``count`` requests shared by ``threads`` clients, stopping early after ``seconds``."""
+    samples: list[float] = []
+    tally = {"connections": 0, "errors": 0, "not_200": 0}
+    lock = threading.Lock()
+    share = -(-count // threads)
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    workers = [
+        threading.Thread(target=_client_loop, args=(port, share, deadline, samples, tally, lock))
+        for _ in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return samples, time.perf_counter() - t0, tally
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (from /proc; 10 ms resolution).
+
+    Unlike wall time it hardly moves when other work loads the machine, so it is the steadier figure.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def http_workload(ports: dict[str, int], pids: dict[str, int], requests: int, seconds: float) -> dict[str, Any]:
+    """(f): the same GETs through the listener and straight to the app, in alternating rounds."""
+    for port in ports.values():  # warm-up outside the figures: first imports, first threads
+        _batch(port, 1, ALB_WARMUP, 30.0)
+    runs: dict[int, dict[str, dict[str, Any]]] = {
+        t: {
+            side: {"samples": [], "wall": 0.0, "cpu": 0.0, "connections": 0, "errors": 0, "not_200": 0}
+            for side in ports
+        }
+        for t in ALB_THREADS
+    }
+    for r in range(ALB_ROUNDS):
+        # Alternate who goes first, so a busy moment of the machine does not always hit the same side.
+        order = list(ports) if r % 2 == 0 else list(ports)[::-1]
+        for threads in ALB_THREADS:
+            for side in order:
+                cpu0 = cpu_seconds(pids[side])
+                samples, wall, tally = _batch(ports[side], threads, requests // ALB_ROUNDS, seconds / ALB_ROUNDS)
+                acc = runs[threads][side]
+                acc["cpu"] += cpu_seconds(pids[side]) - cpu0  # the server process's CPU for this batch
+                acc["samples"].extend(samples)
+                acc["wall"] += wall
+                for key, value in tally.items():
+                    acc[key] += value
+    result: dict[str, Any] = {}
+    for threads, sides in runs.items():
+        row: dict[str, Any] = {}
+        for side, acc in sides.items():
+            ordered = sorted(acc["samples"])
+            n = len(ordered)
+            row[side] = {
+                "requests": n,
+                "seconds": acc["wall"],
+                "rps": n / acc["wall"] if acc["wall"] else 0.0,
+                "p50_ms": _percentile(ordered, 0.50) * 1000 if n else 0.0,
+                "p99_ms": _percentile(ordered, 0.99) * 1000 if n else 0.0,
+                "server_cpu_ms_per_request": acc["cpu"] * 1000 / n if n else 0.0,
+                "connections_opened": acc["connections"],
+                "errors": acc["errors"],
+                "not_200": acc["not_200"],
+            }
+        listener, direct = row["listener"], row["direct"]
+        row["ratio"] = {
+            # listener / direct: below 1 for throughput and above 1 for latency is what the ALB costs.
+            key: listener[key] / direct[key] if direct[key] else None
+            for key in ("rps", "p50_ms", "p99_ms", "server_cpu_ms_per_request")
+        }
+        result[f"{threads}_client" + ("s" if threads > 1 else "")] = row
+    return result
+
+
+def start_sample_app(work: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """``python -m sample_app`` on a free loopback port, configured like the catch-up's tasks."""
+    port, log = _free_port(), work / "sample-app.log"
+    env = {**os.environ, **APP_ENV, "PORT": str(port)}
+    with open(log, "wb") as out:
+        # The app prints one access line per request (to this log), as its container would.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sample_app"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    url = f"http://127.0.0.1:{port}/health"
+    _wait(proc, log, lambda: url if _answers(url) else None, time.perf_counter())
+    return proc, port
+
+
+def _service_state(lab: Any, cluster: str, service: str, tg_arn: str) -> dict[str, Any]:
+    """Running tasks, deployments and healthy targets: to check the workload really ran."""
+    svc = lab.client("ecs").describe_services(cluster=cluster, services=[service])["services"][0]
+    health = lab.client("elbv2").describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+    return {
+        "running": svc["runningCount"],
+        "desired": svc["desiredCount"],
+        "deployments": [
+            {
+                "status": d["status"],
+                "rollout": d.get("rolloutState"),
+                "task_definition": d["taskDefinition"].rsplit("/", 1)[-1],
+                "running": d["runningCount"],
+            }
+            for d in svc["deployments"]
+        ],
+        "healthy_targets": sum(1 for d in health if d["TargetHealth"]["State"] == "healthy"),
+        "last_event": svc["events"][0]["message"] if svc.get("events") else None,
+        "last_stopped_reason": _last_stopped_reason(lab, cluster),
+    }
+
+
+def _last_stopped_reason(lab: Any, cluster: str) -> str | None:
+    """Why the latest stopped task stopped: when a figure is not valid, this usually says why."""
+    ecs = lab.client("ecs")
+    arns = ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"]
+    if not arns:
+        return None
+    tasks = ecs.describe_tasks(cluster=cluster, tasks=arns[:100])["tasks"]
+    latest = max(tasks, key=lambda t: t.get("stoppedAt") or t.get("createdAt"))
+    return latest.get("stoppedReason")
+
+
+def _not_healthy(state: dict[str, Any], tasks: int) -> str | None:
+    """None when ``tasks`` tasks run and are healthy targets; else what is wrong (the figure is not valid)."""
+    if state["running"] == tasks and state["healthy_targets"] == tasks:
+        return None
+    why = state.get("last_stopped_reason") or state.get("last_event") or "no reason given"
+    return f"{state['running']} of {tasks} tasks running, {state['healthy_targets']} healthy targets ({why})"
+
+
+def _advance(endpoint: str, pid: int, seconds: float) -> dict[str, Any]:
+    """``POST /_lab/clock/advance``: wall time (client side, one round trip), region CPU, events run."""
+    from labsupport import offline
+
+    cpu0 = cpu_seconds(pid)
+    t0 = time.perf_counter()
+    answer = offline.control(endpoint, "/_lab/clock/advance", {"seconds": seconds}, timeout=600)
+    wall = time.perf_counter() - t0
+    events = int(answer.get("events_run", 0))
+    return {
+        "wall_s": wall,
+        "region_cpu_s": cpu_seconds(pid) - cpu0,
+        "events_run": events,
+        "events_per_s": events / wall if wall else 0.0,
+    }
+
+
+def virtual_hours(lab: Any, endpoint: str, pid: int, built: Any, hours: int) -> dict[str, Any]:
+    """(g): virtual hours of the catch-up service at 2 tasks, at 10 tasks, and with a rolling deployment."""
+    from labsupport import fargate
+
+    cfg = lab.config.raw
+    cluster, service = cfg["ecs"]["cluster"], cfg["ecs"]["service"]
+    tg_arn = built["load_balancer"].target_groups[cfg["load_balancer"]["target_groups"]["blue"]]
+    ecs = lab.client("ecs")
+    # The fixed cost of the control call itself (HTTP, JSON, the lock): no virtual time passes.
+    zero = [_advance(endpoint, pid, 0)["wall_s"] for _ in range(5)]
+    result: dict[str, Any] = {"advance_0s_round_trip_ms": statistics.median(zero) * 1000}
+    # Reference: the catch-up service as it is (2 tasks), so the 10-task figure has a scale.
+    result["two_tasks"] = {
+        **_advance(endpoint, pid, VIRTUAL_HOUR_S),
+        "state": _service_state(lab, cluster, service, tg_arn),
+    }
+
+    ecs.update_service(cluster=cluster, service=service, desiredCount=SCALED_TASKS)
+    # Two virtual minutes bring the new tasks to RUNNING and through two health checks (not timed as the hour).
+    scale = _advance(endpoint, pid, 120)
+    result["scale_up"] = {**scale, "state": _service_state(lab, cluster, service, tg_arn)}
+    # An hour of a service whose tasks keep failing measures something else: say so, never PASS it.
+    problem = _not_healthy(result["scale_up"]["state"], SCALED_TASKS)
+
+    steady = [_advance(endpoint, pid, VIRTUAL_HOUR_S) for _ in range(hours)]
+    walls = [s["wall_s"] for s in steady]
+    median_wall = statistics.median(walls)
+    result["steady"] = {
+        "samples": steady,
+        "median_wall_s": median_wall,
+        "median_events_run": statistics.median(s["events_run"] for s in steady),
+        "median_region_cpu_s": statistics.median(s["region_cpu_s"] for s in steady),
+        "events_per_s": statistics.median(s["events_per_s"] for s in steady),
+        "state": _service_state(lab, cluster, service, tg_arn),
+        "target_s": VIRTUAL_HOUR_TARGET_S,
+        "pass": problem is None and median_wall < VIRTUAL_HOUR_TARGET_S,
+        "invalid": problem,
+    }
+
+    # A rolling deployment started at minute 0: new revision (v2, green), then the hour.
+    definition = fargate.task_definition(built["service"].image, lab, APP_VERSION="v2", APP_COLOUR="green")
+    v2 = fargate.register(definition, lab)
+    t0 = time.perf_counter()
+    ecs.update_service(cluster=cluster, service=service, taskDefinition=v2)
+    update_s = time.perf_counter() - t0
+    rolling = _advance(endpoint, pid, VIRTUAL_HOUR_S)
+    state = _service_state(lab, cluster, service, tg_arn)
+    revision = v2.rsplit("/", 1)[-1]
+    done = (
+        len(state["deployments"]) == 1
+        and state["deployments"][0]["task_definition"] == revision
+        and state["deployments"][0]["rollout"] == "COMPLETED"
+        and state["running"] == SCALED_TASKS
+    )
+    result["rolling"] = {
+        **rolling,
+        "update_service_s": update_s,
+        "state": state,
+        "deployment_completed": done,
+        "target_s": VIRTUAL_HOUR_TARGET_S,
+        "pass": problem is None and done and rolling["wall_s"] < VIRTUAL_HOUR_TARGET_S,
+        "invalid": problem or (None if done else "the rolling deployment did not complete within the hour"),
+    }
+    return result
+
+
+def run_alb(work: Path, requests: int, seconds: float, hours: int) -> dict[str, Any]:
+    """(f)+(g)+(h) against a private offline region built by ``catch_up(6)``; stops what it starts."""
+    result: dict[str, Any] = {"load_average": list(os.getloadavg())}
+    home = work / "alb-home"
+    saved = dict(os.environ)
+    # A private region on a free port: never the learner's ~/.labsupport, never port 4747.
+    os.environ.update({"LABSUPPORT_HOME": str(home), "LABSUPPORT_PORT": "0"})
+    for key in ("LABSUPPORT_MODE", "LABSUPPORT_ALLOW_REAL_AWS", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        os.environ.pop(key, None)
+    app: subprocess.Popen[bytes] | None = None
+    region_pid: int | None = None
+    try:
+        import labsupport
+        from labsupport import catchup, loadbalancer, offline
+
+        t0 = time.perf_counter()
+        lab = labsupport.setup(mode="offline", quiet=True)
+        info = offline.require()
+        pid = region_pid = info.pid
+        result["region_start_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        built = catchup.catch_up(6, lab, quiet=True)
+        # The two tasks need half a virtual minute to start and two health checks to be healthy.
+        _advance(info.endpoint, pid, 120)
+        result["catch_up_s"] = time.perf_counter() - t0
+        cfg = lab.config.raw
+        tg_arn = built["load_balancer"].target_groups[cfg["load_balancer"]["target_groups"]["blue"]]
+        result["service_before_http"] = _service_state(lab, cfg["ecs"]["cluster"], cfg["ecs"]["service"], tg_arn)
+        problem = _not_healthy(result["service_before_http"], int(cfg["ecs"]["desired_count"]))
+        if problem:  # the listener would only answer 503: nothing worth timing
+            raise RuntimeError(f"the catch-up service is not healthy after 2 virtual minutes: {problem}")
+        listener_url = loadbalancer.url(80, lab)
+        app, app_port = start_sample_app(work)
+        ports = {"listener": int(listener_url.rstrip("/").rsplit(":", 1)[1]), "direct": app_port}
+        result["http"] = http_workload(ports, {"listener": pid, "direct": app.pid}, requests, seconds)
+        result["http"]["path"] = ALB_PATH
+        result["http"]["listener_url"] = listener_url
+        result["region_memory_mib"] = {"after_http": memory(pid)}
+        result["sample_app_memory_mib"] = memory(app.pid)
+        app.terminate()  # (g) needs no direct app: free its share of the cores
+        app.wait(timeout=15)
+        result["virtual_hour"] = virtual_hours(lab, info.endpoint, pid, built, hours)
+        result["region_memory_mib"]["after_virtual_hours"] = memory(pid)
+        # End to end: after the rolling hour the listener should serve the new release.
+        with urllib.request.urlopen(listener_url, timeout=10) as response:
+            result["virtual_hour"]["rolling"]["listener_serves"] = response.headers.get("X-App-Version")
+    except Exception as exc:  # report and carry on: the other figures are still worth having
+        result["failure"] = f"{type(exc).__name__}: {str(exc)[-800:]}"
+    finally:
+        if app is not None and app.poll() is None:
+            app.terminate()
+            try:
+                app.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                app.wait()
+        # Stopping is best effort here; the pid check below is the backstop.
+        with contextlib.suppress(Exception):
+            from labsupport import offline
+
+            offline.stop()
+        if region_pid is not None:
+            if _pid_alive(region_pid):
+                os.kill(region_pid, signal.SIGKILL)  # the region this function started, by its pid
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(region_pid, os.WNOHANG)  # offline.start() made it our child: reap it
+        os.environ.clear()
+        os.environ.update(saved)
+    result["load_average_after"] = list(os.getloadavg())
+    return result
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 # -- report ---------------------------------------------------------------------------------------
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
@@ -356,7 +722,97 @@ def report(results: dict[str, Any]) -> str:
             lines.append(f"  region after the notebooks: VmHWM {nbs['region_memory_mib'].get('VmHWM', 0):.0f} MiB")
         if nbs.get("failure"):
             lines.append(f"  notebook failed: {nbs['failure']}")
+    lines.extend(report_alb(results.get("alb") or {"skipped": "not measured"}))
     return "\n".join(lines)
+
+
+def _x(value: float | None) -> str:
+    return f"{value:>9.2f}x" if value is not None else ""
+
+
+def report_alb(alb: dict[str, Any]) -> list[str]:
+    """The (f), (g) and (h) lines of the table."""
+    if "skipped" in alb:
+        return ["", f"load balancer and ECS: skipped ({alb['skipped']})"]
+    lines = ["", f"load balancer and ECS (private region; load {alb['load_average'][0]:.1f} at start of this step)"]
+    http_ = alb.get("http")
+    if http_:
+        lines.append(f"{'GET ' + http_['path'] + ' over real HTTP':<34}{'listener':>12}{'direct':>12}{'lst/dir':>10}")
+        lines.append("-" * 68)
+        rows = {key: row for key, row in http_.items() if isinstance(row, dict) and "ratio" in row}
+        for key, row in rows.items():
+            lst, dct, ratio = row["listener"], row["direct"], row["ratio"]
+            label = key.replace("_", " ")
+            for name, field_, digits in (
+                (f"req/s (n={lst['requests']}/{dct['requests']})", "rps", 0),
+                ("p50 (ms)", "p50_ms", 2),
+                ("p99 (ms)", "p99_ms", 2),
+                ("server CPU/request (ms)", "server_cpu_ms_per_request", 2),
+            ):
+                lines.append(
+                    f"{label + ' ' + name:<34}{lst[field_]:>12.{digits}f}{dct[field_]:>12.{digits}f}"
+                    + _x(ratio[field_])
+                )
+        for side in ("listener", "direct"):
+            parts = []
+            for key, row in rows.items():
+                r = row[side]
+                bad = f", {r['errors']} errors, {r['not_200']} not 200" if r["errors"] + r["not_200"] else ""
+                parts.append(f"{key.replace('_', ' ')} {r['connections_opened']}/{r['requests']}{bad}")
+            lines.append(f"  TCP connections opened / requests, {side}: {'; '.join(parts)}")
+    vh = alb.get("virtual_hour")
+    if vh:
+        lines.append("")
+        lines.append(f"{'virtual hour (clock/advance 3600)':<34}{'wall s':>8}{'CPU s':>8}{'events':>8}{'events/s':>10}")
+        lines.append("-" * 68)
+        two, st, ro = vh["two_tasks"], vh["steady"], vh["rolling"]
+        lines.append(
+            f"{'2 tasks (reference)':<34}{two['wall_s']:>8.2f}{two['region_cpu_s']:>8.2f}"
+            f"{two['events_run']:>8}{two['events_per_s']:>10.0f}"
+        )
+        steady_label = f"{SCALED_TASKS} tasks, median of {len(st['samples'])}"
+        lines.append(
+            f"{steady_label:<34}{st['median_wall_s']:>8.2f}"
+            f"{st['median_region_cpu_s']:>8.2f}{st['median_events_run']:>8.0f}{st['events_per_s']:>10.0f}"
+            f"  < {st['target_s']:.0f} s -> {_verdict(st['pass'])}"
+        )
+        lines.append(
+            f"{f'{SCALED_TASKS} tasks + rolling deployment':<34}{ro['wall_s']:>8.2f}{ro['region_cpu_s']:>8.2f}"
+            f"{ro['events_run']:>8}{ro['events_per_s']:>10.0f}  < {ro['target_s']:.0f} s -> {_verdict(ro['pass'])}"
+        )
+        load = max(alb["load_average"][0], alb.get("load_average_after", [0])[0])
+        if load > (os.cpu_count() or 1):
+            lines.append(
+                f"  the machine was loaded (load {load:.1f} on {os.cpu_count()} CPUs): wall times are inflated, "
+                "the region's CPU seconds are the steadier figure"
+            )
+        for name, part in (("steady", st), ("rolling", ro)):
+            if part.get("invalid"):
+                lines.append(f"  {name} hour not valid: {part['invalid']}")
+        state = ro["state"]
+        lines.append(
+            f"  rolling deployment completed: {'yes' if ro['deployment_completed'] else 'NO'} "
+            f"({state['running']} running, {state['healthy_targets']} healthy targets, "
+            f"listener then serves {ro.get('listener_serves', '?')})"
+        )
+        each = ", ".join(f"{sample['wall_s']:.2f}" for sample in st["samples"])
+        lines.append(
+            f"  each steady hour (wall s): {each}; "
+            f"update_service {ro['update_service_s'] * 1000:.0f} ms; "
+            f"advance 0 s round trip {vh['advance_0s_round_trip_ms']:.1f} ms"
+        )
+    mem = alb.get("region_memory_mib")
+    if mem:
+        after_http = mem.get("after_http", {}).get("VmHWM", 0)
+        after_hours = mem.get("after_virtual_hours", {}).get("VmHWM", 0)
+        app = alb.get("sample_app_memory_mib", {}).get("VmHWM", 0)
+        lines.append(
+            f"region memory VmHWM: {after_http:.0f} MiB after the HTTP load, {after_hours:.0f} MiB after the "
+            f"virtual hours (standalone sample app: {app:.0f} MiB)"
+        )
+    if alb.get("failure"):
+        lines.append(f"  load balancer step failed: {alb['failure']}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -364,6 +820,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=300, help="describe_vpcs calls per server (default 300)")
     parser.add_argument("--starts", type=int, default=3, help="cold starts per server (default 3)")
     parser.add_argument("--skip-notebooks", action="store_true", help="leave out the notebook timing")
+    parser.add_argument("--skip-alb", action="store_true", help="leave out the load balancer and ECS figures")
+    parser.add_argument(
+        "--alb-requests", type=int, default=2000, help="requests per side and client count (default 2000)"
+    )
+    parser.add_argument(
+        "--alb-seconds", type=float, default=10.0, help="time limit per side and client count (default 10)"
+    )
+    parser.add_argument("--hours", type=int, default=3, help="steady virtual hours of the 10-task service (default 3)")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS})")
     args = parser.parse_args(argv)
 
@@ -434,6 +898,13 @@ def main(argv: list[str] | None = None) -> int:
             for group in servers.values():
                 for server in group:
                     server.stop()
+
+        # (f)+(g)+(h): after the servers are gone, so they do not compete for the two cores.
+        results["alb"] = (
+            {"skipped": "--skip-alb"}
+            if args.skip_alb
+            else run_alb(work, args.alb_requests, args.alb_seconds, max(1, args.hours))
+        )
 
         # (d): after the servers are gone, so they do not compete for the two cores.
         results["notebooks"] = {"skipped": "--skip-notebooks"} if args.skip_notebooks else run_notebooks(work)

@@ -68,6 +68,7 @@ class RegionApp:
             self.clock.reset()
             self.world.reset()
             moto_api_backend.reset()
+            self.world.forget_backends()
             mock_random.seed(self.seed)
             for service in WARM_SERVICES:
                 backends = get_backend(service)[ACCOUNT_ID]  # type: ignore[arg-type]

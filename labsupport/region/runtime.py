@@ -32,6 +32,7 @@ class World:
         from .metrics import Metrics
 
         self.region = region
+        self._backends: dict[str, Any] = {}
         self.lock = lock
         self.clock = clock
         self.seed = seed
@@ -42,10 +43,20 @@ class World:
         self.metrics = Metrics(self)
 
     def backend(self, service: str) -> Any:
+        """moto's backend for ``service`` in this region (cached: health checks ask thousands of times)."""
+        cached = self._backends.get(service)
+        if cached is not None:
+            return cached
         from moto.backends import get_backend
 
         backends = get_backend(service)[ACCOUNT_ID]  # type: ignore[arg-type]
-        return backends[self.region if self.region in backends.regions else "aws"]
+        found = backends[self.region if self.region in backends.regions else "aws"]
+        self._backends[service] = found
+        return found
+
+    def forget_backends(self) -> None:
+        """moto builds new backend objects after a reset; drop the cached ones."""
+        self._backends.clear()
 
     def reset(self) -> None:
         """Forget everything that runs (called with the lock held, after moto itself was reset)."""
