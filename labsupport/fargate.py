@@ -413,13 +413,15 @@ def task_table(rows: list[TaskRow], columns: tuple[str, ...] = ("az", "subnet", 
 
 _TASK_REF = re.compile(r"\(task ([0-9a-f-]{8,36})\)")
 _TG_REF = re.compile(r"\(target-group (arn:[^)\s]+)\)")
+_DEPLOYMENT_REF = re.compile(r"ecs-svc/\d+")
 
 
 def events(lab: Lab | None = None, *, service: str | None = None, last: int | None = None) -> list[str]:
     """The service's events, oldest first, in ECS's words, with IDs replaced by what they stand for.
 
-    ECS writes ``(task 1a2b...)`` and ``(target-group arn:...)``; here a task reads as its private IP
-    and a target group as its name, because IDs differ on every run. ``last`` keeps the newest few.
+    ECS writes ``(task 1a2b...)``, ``(target-group arn:...)`` and ``(deployment ecs-svc/123...)``; here a
+    task reads as its private IP, a target group as its name and a deployment as ``#1``, ``#2`` ... in
+    the order the events name them, because IDs differ on every run. ``last`` keeps the newest few.
     """
     lab = lab or current()
     cfg = _config(lab)
@@ -430,6 +432,11 @@ def events(lab: Lab | None = None, *, service: str | None = None, last: int | No
     if not found:
         return []
     messages = [str(e["message"]) for e in reversed(found[0].get("events") or [])]
+    # Deployment ids (ecs-svc/…) are numbered in the order the events first name them.
+    deployments: dict[str, int] = {}
+    for text in messages:
+        for ref in _DEPLOYMENT_REF.findall(text):
+            deployments.setdefault(ref, len(deployments) + 1)
     if last is not None:
         messages = messages[-last:] if last > 0 else []
     task_ids = sorted({m for text in messages for m in _TASK_REF.findall(text)})
@@ -440,6 +447,7 @@ def events(lab: Lab | None = None, *, service: str | None = None, last: int | No
 
     def tidy(text: str) -> str:
         text = _TASK_REF.sub(lambda m: f"(task {ips.get(m.group(1), m.group(1)[:8] + '…')})", text)
+        text = _DEPLOYMENT_REF.sub(lambda m: f"#{deployments[m.group(0)]}", text)
         # A target group ARN ends in targetgroup/<name>/<id>: its name is part of it.
         return _TG_REF.sub(lambda m: f"(target-group {m.group(1).split('/')[1]})", text)
 

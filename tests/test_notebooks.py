@@ -40,6 +40,11 @@ MODES: dict[str, tuple[str, str]] = {
     "01_cidr_planning": (STRICT, "outputs are pure arithmetic on addresses"),
     "02_vpc_subnets_routes": (STRICT, "seeded region; printed IDs are sanitized, names, CIDRs and routes are exact"),
     "03_security_groups_packet_walk": (STRICT, "rules and packet-walk verdicts are deterministic; IDs sanitized"),
+    "04_load_balancer": (STRICT, "target states, status codes and timings follow the virtual clock; no IDs printed"),
+    "05_ecs_fargate": (
+        STRICT,
+        "task addresses, states and target health are deterministic on the virtual clock; no IDs printed",
+    ),
 }
 
 pytestmark = pytest.mark.notebooks
