@@ -21,7 +21,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(1, "CIDR planning", "01_cidr_planning.ipynb"),
     Chapter(2, "VPC, subnets, route tables and gateways", "02_vpc_subnets_routes.ipynb"),
     Chapter(3, "Security groups and the packet walk", "03_security_groups_packet_walk.ipynb"),
-    Chapter(4, "The Application Load Balancer", ""),
+    Chapter(4, "The Application Load Balancer", "04_load_balancer.ipynb"),
     Chapter(5, "ECS on Fargate", "05_ecs_fargate.ipynb"),
     Chapter(6, "Recreate vs rolling", ""),
     Chapter(7, "Blue/green with CodeDeploy", ""),

@@ -410,17 +410,6 @@ def watch(
 
 # -- drawing -------------------------------------------------------------------------------------------
 
-_REASON_SHORT = {
-    "Elb.RegistrationInProgress": "registration in progress",
-    "Elb.InitialHealthChecking": "initial health checking",
-    "Target.ResponseCodeMismatch": "ResponseCodeMismatch",
-    "Target.Timeout": "Timeout",
-    "Target.FailedHealthChecks": "FailedHealthChecks",
-    "Target.DeregistrationInProgress": "deregistration in progress",
-    "Target.NotInUse": "NotInUse",
-    "Target.NotRegistered": "NotRegistered",
-}
-
 
 def draw_timeline(timeline: Timeline, title: str | None = None) -> Figure:
     """One lane per target, coloured by state over time, with reason codes and the marked moments.
@@ -431,7 +420,7 @@ def draw_timeline(timeline: Timeline, title: str | None = None) -> Figure:
     targets = timeline.targets()
     lanes = max(len(targets), 1)
     # Geometry in inches: title and marks on top, lanes, then the axis label and the legend.
-    top, lane_height, bottom, left, width = 0.8, 0.55, 0.85, 2.0, 9.5
+    top, lane_height, bottom, left, width = 0.8, 0.6, 0.75, 2.0, 9.5
     height = top + lane_height * lanes + bottom
     fig = Figure(figsize=(width, height), dpi=100)
     ax = fig.add_axes((left / width, bottom / height, 1 - (left + 0.3) / width, lane_height * lanes / height))
@@ -439,8 +428,13 @@ def draw_timeline(timeline: Timeline, title: str | None = None) -> Figure:
     total = max(timeline.end, 1.0) + tail
     ax.set_xlim(0, total)
     ax.set_ylim(lanes - 0.5, -0.5)  # first target on top
-    fig.text(0.01, 1 - 0.12 / height, title or f"target health of {timeline.target_group or 'the target group'}",
-             fontsize=10, va="top")
+    fig.text(
+        0.01,
+        1 - 0.12 / height,
+        title or f"target health of {timeline.target_group or 'the target group'}",
+        fontsize=10,
+        va="top",
+    )
     ax.set_xlabel("seconds since the watch started (the region's clock)", fontsize=8)
     ax.tick_params(labelsize=8)
     for side in ("top", "right"):
@@ -460,11 +454,12 @@ def draw_timeline(timeline: Timeline, title: str | None = None) -> Figure:
             seen_states.setdefault(segment.state, None)
             ax.barh(lane, span, left=segment.start, height=0.6, color=colour, edgecolor="white", linewidth=0.8)
             ink = "white" if segment.state in ("healthy", "unhealthy", "unavailable") else "#222222"
-            reason = _REASON_SHORT.get(segment.reason or "", segment.reason or "")
-            # The longest wording that fits in the bar: state and reason, the state alone, or nothing.
-            for words in (f"{segment.state} · {reason}" if reason else segment.state, segment.state):
-                if span / total > per_char * len(words):
-                    ax.text(segment.start + span / 2, lane, words, ha="center", va="center", fontsize=7, color=ink)
+            reason = segment.reason or ""
+            # The most that fits in the bar: state over reason, the state alone, or nothing.
+            for words in ([segment.state, reason] if reason else [segment.state], [segment.state]):
+                if span / total > per_char * max(len(line) for line in words):
+                    text = "\n".join(words)
+                    ax.text(segment.start + span / 2, lane, text, ha="center", va="center", fontsize=7, color=ink)
                     break
     ax.set_yticks(range(len(targets)), [timeline.label(t) for t in targets])
     # Marks close together take turns on two rows of labels above the lanes.
@@ -477,6 +472,12 @@ def draw_timeline(timeline: Timeline, title: str | None = None) -> Figure:
         ax.text(mark.at, -0.55 - 0.32 * row, f" {mark.label}", fontsize=7, color="#424242", va="bottom", clip_on=False)
     if seen_states:
         handles = [Patch(color=STATE_COLOURS.get(s, _UNKNOWN_COLOUR), label=s) for s in seen_states]
-        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7.5, frameon=False,
-                   bbox_to_anchor=(0.5, 0.0))
+        fig.legend(
+            handles=handles,
+            loc="lower center",
+            ncol=len(handles),
+            fontsize=7.5,
+            frameon=False,
+            bbox_to_anchor=(0.5, 0.0),
+        )
     return fig
