@@ -6,7 +6,15 @@ answers with a deployment IN_PROGRESS and zero running tasks (moto would say not
 ``DescribeTargetHealth`` answers with the health the ALB measured (moto says ``healthy`` for all).
 So these wrappers go around moto's backend methods, not around HTTP requests.
 
-Each wrapper calls moto first, then the engine, and is installed once per process.
+Each wrapper calls moto first, then the engine, and is installed once per process. Besides
+handing over to the engines, three wrappers correct what moto answers:
+
+- ``ListTasks`` filters by ``serviceName`` (moto ignores it) and, as AWS does, lists only tasks whose
+  desired status is RUNNING unless ``desiredStatus`` says otherwise (moto listed stopped ones too);
+- ``UpdateService`` keeps the scheduler's deployments and counts (moto renamed the current
+  deployment on ``forceNewDeployment`` and pretended the new desired count was reached at once);
+- ``DescribeTargetHealth`` reports the health the region's load balancer measured, draining targets
+  included (moto said ``healthy`` for every registered target).
 """
 
 from __future__ import annotations
@@ -51,11 +59,15 @@ def install() -> None:
             try:
                 before = self._get_service(cluster, name)
                 previous_td, running, pending = before.task_definition, before.running_count, before.pending_count
+                deployments = [dict(d) for d in before.deployments]
             except Exception:
-                previous_td, running, pending = None, 0, 0
+                previous_td, running, pending, deployments = None, 0, 0, None
             service = original(self, service_properties)
-            # moto pretends desiredCount is reached at once; the scheduler keeps the real counts.
+            # moto pretends desiredCount is reached at once, and forceNewDeployment makes it rename
+            # the current deployment; the scheduler keeps the real counts and deployments.
             service.running_count, service.pending_count = running, pending
+            if deployments is not None and service.deployment_controller.get("type", "ECS") == "ECS":
+                service.deployments[:] = deployments
             runtime.get().ecs.service_updated(service, runtime.request_params(), previous_td)
             return service
 
@@ -98,19 +110,22 @@ def install() -> None:
 
     def list_tasks(original: Any) -> Any:
         def hooked(self: Any, *args: Any, **kwargs: Any) -> Any:
-            arns = original(self, *args, **kwargs)
-            service_name = kwargs.get("service_name")
+            tasks = original(self, *args, **kwargs)
+            names = ("cluster_str", "container_instance", "family", "started_by", "service_name", "desiredStatus")
+            given = dict(zip(names, args, strict=False))
+            given.update(kwargs)
+            from_api = len(args) == len(names)  # moto's ListTasks handler passes all six; internal calls none
+            service_name = given.get("service_name")
             if service_name:
                 # moto ignores the serviceName filter (a TODO upstream); tasks of a service carry
                 # the group "service:<name>", as on ECS.
                 wanted = f"service:{str(service_name).split('/')[-1]}"
-                keep = set()
-                for cluster_tasks in self.tasks.values():
-                    for arn, task in cluster_tasks.items():
-                        if task.group == wanted:
-                            keep.add(arn)
-                arns = [a for a in arns if a in keep]
-            return arns
+                tasks = [t for t in tasks if getattr(t, "group", None) == wanted]
+            if from_api and not given.get("desiredStatus"):
+                # "The default status filter is RUNNING, which shows tasks that Amazon ECS has set the
+                # desired status to RUNNING." (ListTasks); moto listed stopped tasks too.
+                tasks = [t for t in tasks if getattr(t, "desired_status", "RUNNING") == "RUNNING"]
+            return tasks
 
         return hooked
 

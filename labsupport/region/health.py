@@ -12,11 +12,14 @@ moto reports every registered IP target ``healthy`` the moment it is registered.
   after ``HealthyThresholdCount`` passes in a row;
 - shows a deregistered target as ``draining`` for the deregistration delay (300 s by default);
 - does not check targets of a target group that no listener rule uses: they are ``unused``
-  (``Target.NotInUse``).
+  (``Target.NotInUse``), and neither targets in an Availability Zone the load balancer has no
+  subnet in ("Target is in an Availability Zone that is not enabled for the load balancer").
 
 Here the checks are events on the region's virtual clock and they really call the app running at
 the target's address (:mod:`.apps`), so a task whose health path answers 500 really goes unhealthy.
-Every change is kept in :attr:`HealthBook.history` for the lab's target-health timeline.
+Every change is kept in :attr:`HealthBook.history` for the lab's target-health timeline, and
+passed to the observers in :attr:`HealthBook.listeners` (the ECS scheduler, the metrics); an
+observer that fails is reported in ``clock.errors`` and never stops the others or the checks.
 """
 
 from __future__ import annotations
@@ -39,7 +42,11 @@ REASONS = {
     "Target.DeregistrationInProgress": "Target deregistration is in progress",
     "Target.NotRegistered": "Target is not registered to the target group",
     "Target.FailedHealthChecks": "Health checks failed",
+    "Target.InvalidState": "Target is in the stopped state",
 }
+# The reason ECS quotes for a target in a zone the load balancer has no subnet in (public service
+# events, e.g. "(reason Target is in an Availability Zone that is not enabled for the load balancer)").
+ZONE_NOT_ENABLED = "Target is in an Availability Zone that is not enabled for the load balancer"
 
 
 @dataclass
@@ -106,7 +113,7 @@ class HealthBook:
         record.state, record.reason = "draining", "Target.DeregistrationInProgress"
         record.description = REASONS[record.reason]
         self._changed(record, old, "draining", record.reason)
-        delay = self._deregistration_delay(tg_arn)
+        delay = self.deregistration_delay(tg_arn)
         key = (tg_arn, target_id)
         record.event = self.world.clock.call_later(
             delay, lambda: self._drained(key), name=f"health: drained {target_id}"
@@ -131,7 +138,11 @@ class HealthBook:
 
     def routable(self, tg_arn: str) -> list[TargetRecord]:
         """Targets a listener may send to: healthy ones, or (fail-open) all registered ones if none is."""
-        registered = [r for (arn, _), r in self.records.items() if arn == tg_arn and r.state != "draining"]
+        registered = [
+            r
+            for (arn, _), r in self.records.items()
+            if arn == tg_arn and r.state != "draining" and self.zone_enabled(arn, r.target_id)
+        ]
         healthy = [r for r in registered if r.state == "healthy"]
         if healthy:
             return sorted(healthy, key=lambda r: _ip_key(r.target_id))
@@ -145,7 +156,35 @@ class HealthBook:
             return None
         if record.state != "draining" and not self.in_use(tg.arn):
             return "unused", "Target.NotInUse", REASONS["Target.NotInUse"]
+        if record.state != "draining" and not self.zone_enabled(tg.arn, target_id):
+            return "unused", "Target.NotInUse", ZONE_NOT_ENABLED
         return record.state, record.reason, record.description
+
+    def zone_enabled(self, tg_arn: str, target_id: str) -> bool:
+        """Is the target's Availability Zone one the load balancers using this group have a subnet in?
+
+        An IP target in a zone the load balancer is not enabled for is ``unused`` and gets no
+        traffic (and no health checks). Addresses outside the region's subnets are not judged.
+        """
+        tg = self.world.backend("elbv2").target_groups.get(tg_arn)
+        if tg is None:
+            return True
+        lbs = self.world.load_balancers_of(tg)
+        if not lbs:
+            return True
+        try:
+            address = ipaddress.ip_address(target_id)
+        except ValueError:
+            return True
+        ec2 = self.world.backend("ec2")
+        zone = None
+        for subnet in _all_subnets(ec2):
+            if subnet.vpc_id == tg.vpc_id and address in ipaddress.ip_network(subnet.cidr_block):
+                zone = subnet.availability_zone
+                break
+        if zone is None:
+            return True
+        return any(zone in {s.availability_zone for s in lb.subnets} for lb in lbs)
 
     def in_use(self, tg_arn: str) -> bool:
         """Is the target group referenced by any listener rule (default or not)?"""
@@ -177,9 +216,13 @@ class HealthBook:
         record.event = self.world.clock.call_later(
             interval, lambda: self._check(key), name=f"health: {record.target_id}"
         )
-        if not self.in_use(record.tg_arn):
-            return  # an ALB does not check targets of a group no listener uses
-        ok, reason, description = self.probe(tg, record)
+        if not self.in_use(record.tg_arn) or not self.zone_enabled(record.tg_arn, record.target_id):
+            return  # an ALB does not check targets it would not send traffic to
+        try:
+            ok, reason, description = self.probe(tg, record)
+        except Exception as exc:  # a lab bug: keep the target's state, keep checking, report it
+            self._record_error(f"health: {record.target_id}", exc)
+            return
         record.checked += 1
         old = record.state
         if ok:
@@ -227,7 +270,8 @@ class HealthBook:
         if record is not None:
             self._changed(record, "draining", "unregistered", "Target.NotRegistered")
 
-    def _deregistration_delay(self, tg_arn: str) -> float:
+    def deregistration_delay(self, tg_arn: str) -> float:
+        """The target group's ``deregistration_delay.timeout_seconds`` (300 s unless changed)."""
         tg = self.world.backend("elbv2").target_groups.get(tg_arn)
         if tg is None:
             return 0.0
@@ -241,7 +285,17 @@ class HealthBook:
         self.history.append(change)
         del self.history[:-5000]  # bounded: a long-running region must not grow without limit
         for listener in list(self.listeners):
-            listener(change)
+            try:
+                listener(change)
+            except Exception as exc:  # one broken observer must not stop the others (or the checks)
+                self._record_error(f"health listener {getattr(listener, '__qualname__', listener)}", exc)
+
+    _deregistration_delay = deregistration_delay  # the name older callers use
+
+    def _record_error(self, where: str, exc: BaseException) -> None:
+        errors = self.world.clock.errors
+        errors.append(f"{where}: {type(exc).__name__}: {exc}")
+        del errors[:-20]
 
 
 def matches(matcher: Any, status: int) -> bool:
@@ -260,6 +314,13 @@ def matches(matcher: Any, status: int) -> bool:
         elif part and int(part) == status:
             return True
     return False
+
+
+def _all_subnets(ec2: Any) -> list[Any]:
+    found: list[Any] = []
+    for zone_subnets in ec2.subnets.values():
+        found.extend(zone_subnets.values())
+    return found
 
 
 def _forward_targets(actions: Any) -> set[str]:

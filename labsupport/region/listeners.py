@@ -5,23 +5,31 @@ every load balancer in the region gets a real HTTP server on ``127.0.0.1`` (list
 local port 20080, 9000 → 29000, or a free port if that one is taken), so ``curl`` and a browser work.
 Each request goes through what an ALB does:
 
-1. the listener's rules in priority order, the default rule last (path, host, header and method
-   conditions);
+1. the listener's rules in priority order, the default rule last. Conditions: ``path-pattern``
+   (case-sensitive, without the query string), ``host-header`` and ``http-header`` (case-insensitive
+   values), ``http-request-method`` and ``query-string``; ``*`` and ``?`` are the only wildcards.
+   ``source-ip`` is not emulated (every request comes from loopback);
 2. the rule's action: ``forward`` (to one target group, or weighted across several with
    ``ForwardConfig``: the traffic split of every blue/green deployment), ``fixed-response`` or
-   ``redirect``;
+   ``redirect`` (``#{protocol}``, ``#{host}``, ``#{port}``, ``#{path}`` and ``#{query}`` reused);
 3. a target of the chosen group: healthy targets in turn (round robin); if none is healthy, the ALB
-   fails open to the unhealthy ones; if there are none at all, ``503``;
-4. the app running at that target (the sample app's real code): if nothing answers there, ``502``.
+   fails open to the unhealthy ones; if there are none at all, ``503``. Targets that are initial
+   (not yet checked), draining or in a zone the load balancer is not enabled for get no requests;
+4. the app running at that target (the sample app's real code): if nothing answers there, ``502``;
+   if it answers later than the load balancer's idle timeout (``idle_timeout.timeout_seconds``,
+   60 s by default; the app's ``RESPONSE_DELAY_MS``), ``504``.
 
-Weighted choices use a seeded generator, so the same requests split the same way on every run.
-:meth:`Listeners.route` is also what the lab's synthetic traffic calls, without HTTP.
+The load balancer's own answers carry ``Server: awselb/2.0`` and ALB's HTML error pages. Weighted
+choices use a seeded generator, so the same requests split the same way on every run (and again
+after a region reset). :meth:`Listeners.route` is also what the lab's synthetic traffic calls,
+without HTTP. A failure inside the routing is a lab bug: the client gets a ``500`` from the load
+balancer and the error is kept in ``clock.errors`` (``GET /_lab/status``).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import random
+import re
 import socket
 import threading
 from collections import deque
@@ -60,6 +68,7 @@ class Served:
     version: str | None
     colour: str | None
     source: str  # "elb" when the load balancer answered itself (503/502/fixed), else "target"
+    delay_ms: float | None = None  # the app's RESPONSE_DELAY_MS, when a target answered
 
 
 class _Server:
@@ -84,6 +93,9 @@ class _Server:
                     self.wfile.write(response.body)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _serve
+
+            def version_string(self) -> str:
+                return SERVER_HEADER  # exactly "awselb/2.0", as an ALB says (no Python version after it)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # requests are recorded by Listeners.log instead
@@ -152,17 +164,30 @@ class Listeners:
     # -- one request -----------------------------------------------------------------------------
     def handle(self, listener_arn: str, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> Response:
         with self.world.lock:
-            response, served = self.route(listener_arn, method, path, headers, body)
+            try:
+                response, served = self.route(listener_arn, method, path, headers, body)
+            except Exception as exc:  # a lab bug: answer like a load balancer that failed, and report it
+                self._record_error("listener", exc)
+                response, served = self._elb(self.world.clock.now(), listener_arn, path, 500, "Internal Server Error")
             self.log.append(served)
             for observer in list(self.observers):
-                observer(served)
+                try:
+                    observer(served)
+                except Exception as exc:  # an observer (metrics) must never break a response
+                    self._record_error(f"listener observer {getattr(observer, '__qualname__', observer)}", exc)
             return response
+
+    def _record_error(self, where: str, exc: BaseException) -> None:
+        errors = self.world.clock.errors
+        errors.append(f"{where}: {type(exc).__name__}: {exc}")
+        del errors[:-20]
 
     def route(
         self, listener_arn: str, method: str, path: str, headers: dict[str, str], body: bytes = b""
     ) -> tuple[Response, Served]:
         """Route one request as the ALB would (the caller holds the region lock)."""
         now = self.world.clock.now()
+        headers = {k.lower(): v for k, v in headers.items()}  # HTTP header names are case-insensitive
         listener = self._listener(listener_arn)
         if listener is None:
             return self._elb(now, listener_arn, path, 503, "Service Temporarily Unavailable")
@@ -201,7 +226,10 @@ class Listeners:
             response = instance.call(method, path, headers, body)
         except Exception:  # the app crashed mid-request: the ALB sees a reset connection
             return self._elb(now, listener_arn, path, 502, "Bad Gateway", tg_arn, where)
-        response.headers["Server"] = response.headers.get("Server", "")
+        delay_ms = _float(response.headers.get("X-App-Delay-Ms"))
+        if delay_ms is not None and delay_ms / 1000.0 >= self._idle_timeout(listener_arn):
+            # The target did not answer within the load balancer's idle timeout (60 s by default).
+            return self._elb(now, listener_arn, path, 504, "Gateway Time-out", tg_arn, where)
         served = Served(
             now,
             listener_arn,
@@ -213,8 +241,16 @@ class Listeners:
             response.headers.get("X-App-Version"),
             response.headers.get("X-App-Colour"),
             "target",
+            delay_ms,
         )
         return response, served
+
+    def _idle_timeout(self, listener_arn: str) -> float:
+        for lb in self.world.backend("elbv2").load_balancers.values():
+            if listener_arn in lb.listeners:
+                value = _float((getattr(lb, "attributes", None) or {}).get("idle_timeout.timeout_seconds"))
+                return value if value is not None else 60.0
+        return 60.0
 
     def _elb(
         self,
@@ -272,29 +308,66 @@ def _values(condition: dict[str, Any], config_key: str) -> list[str]:
     return list(config.get("Values") or condition.get("Values") or [])
 
 
+def _wildcard(pattern: str, text: str, *, ignore_case: bool) -> bool:
+    """ALB wildcard match: ``*`` is any run of characters, ``?`` one character, nothing else special.
+
+    (``fnmatch`` would also treat ``[...]`` as a character class, which an ALB does not.)
+    """
+    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.fullmatch(regex, text, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL) is not None
+
+
 def _condition_matches(condition: dict[str, Any], method: str, path: str, headers: dict[str, str]) -> bool:
     field = condition.get("Field")
+    only_path, _, query = path.partition("?")
     if field == "path-pattern":
-        only_path = path.split("?", 1)[0]
-        return any(fnmatch.fnmatchcase(only_path, pattern) for pattern in _values(condition, "PathPatternConfig"))
+        # Path patterns are case-sensitive and see the path without the query string.
+        return any(_wildcard(p, only_path, ignore_case=False) for p in _values(condition, "PathPatternConfig"))
     if field == "host-header":
-        host = headers.get("host", "").split(":", 1)[0].lower()
-        return any(fnmatch.fnmatchcase(host, p.lower()) for p in _values(condition, "HostHeaderConfig"))
+        host = headers.get("host", "").split(":", 1)[0]
+        return any(_wildcard(p, host, ignore_case=True) for p in _values(condition, "HostHeaderConfig"))
     if field == "http-header":
         config = condition.get("HttpHeaderConfig") or {}
         value = headers.get(str(config.get("HttpHeaderName", "")).lower())
-        return value is not None and any(fnmatch.fnmatchcase(value, p) for p in config.get("Values") or [])
+        # Header names and the comparison strings are case-insensitive.
+        return value is not None and any(_wildcard(p, value, ignore_case=True) for p in config.get("Values") or [])
     if field == "http-request-method":
         return method.upper() in [m.upper() for m in _values(condition, "HttpRequestMethodConfig")]
-    return False  # query-string and source-ip conditions are not emulated: the rule does not match
+    if field == "query-string":
+        pairs = [_split_pair(item) for item in query.split("&") if item]
+        for wanted in (condition.get("QueryStringConfig") or {}).get("Values") or []:
+            key, value = wanted.get("Key"), str(wanted.get("Value", ""))
+            for have_key, have_value in pairs:
+                if (key is None or _wildcard(str(key), have_key, ignore_case=True)) and _wildcard(
+                    value, have_value, ignore_case=True
+                ):
+                    return True
+        return False
+    return False  # source-ip conditions are not emulated (every request comes from loopback)
+
+
+def _split_pair(item: str) -> tuple[str, str]:
+    from urllib.parse import unquote_plus
+
+    key, _, value = item.partition("=")
+    return unquote_plus(key), unquote_plus(value)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _redirect_location(config: dict[str, Any], listener: Any, path: str, headers: dict[str, str]) -> str:
     host = config.get("Host", "#{host}").replace("#{host}", headers.get("host", "localhost").split(":")[0])
     port = config.get("Port", "#{port}").replace("#{port}", str(listener.port))
     protocol = config.get("Protocol", "#{protocol}").replace("#{protocol}", str(listener.protocol)).lower()
-    new_path = config.get("Path", "/#{path}").replace("/#{path}", path.split("?")[0])
-    return f"{protocol}://{host}:{port}{new_path}"
+    only_path, _, query = path.partition("?")
+    new_path = config.get("Path", "/#{path}").replace("/#{path}", only_path).replace("#{path}", only_path.lstrip("/"))
+    new_query = str(config.get("Query", "#{query}")).replace("#{query}", query)
+    return f"{protocol}://{host}:{port}{new_path}" + (f"?{new_query}" if new_query else "")
 
 
 def _preferred_port(listener_port: int) -> int:
