@@ -87,4 +87,6 @@ def describe(info: dict[str, Any] | None = None) -> str:
     since = f"+{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"+{minutes}m{seconds:02d}s"
     mode = info["mode"] if info["mode"] == "manual" else f"realtime x{info['speed']:g}"
     when = info["now"].replace("T", " ").replace("Z", " UTC")
-    return f"{when} ({mode}, {since} since the region started, {info['pending_events']} events pending)"
+    pending = int(info["pending_events"])
+    events = "1 event" if pending == 1 else f"{pending} events"
+    return f"{when} ({mode}, {since} since the region started, {events} pending)"

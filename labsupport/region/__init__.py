@@ -10,6 +10,9 @@ Layout:
 - ``rules``     the registry of checks and fix-ups that run before moto sees a request.
 - ``ec2_rules`` the VPC/subnet/route/gateway/security-group rules AWS enforces and moto skips.
 - ``patches``   small corrections to moto's models (route states, default security group ...).
+- ``runtime``   the World that runs what moto only stores: ``ecs_engine``, ``apps``, ``health``,
+                ``listeners``, ``images``, ``metrics``, ``lambdas``, ``traffic`` (and their moto hooks in
+                ``engine_hooks``).
 - ``clock``     the region's virtual clock.
 - ``control``   the small control API under ``/_lab/`` (status, reset, clock).
 - ``app``       the WSGI application that strings these together in front of moto.

@@ -13,6 +13,9 @@ For every request:
 All of this runs under one lock, shared with the virtual clock. moto's backends are not designed for
 concurrent mutation, and the lab needs IDs to come out in the same order every run (IDs are drawn
 from a seeded random generator), so requests are serialised. The lab's request rates are tiny.
+The one exception is a handler registered with ``locked=False`` (Lambda ``Invoke``): its rules run
+under the lock, the handler itself does not, because it waits for a function that calls back into
+the region over HTTP, and holding the lock while waiting would deadlock.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
-from . import ec2_rules, ecs_rules, elbv2_rules, engine_hooks, iam_rules, patches, runtime  # noqa: F401
+from . import ec2_rules, ecs_rules, elbv2_rules, engine_hooks, iam_rules, lambdas, patches, runtime  # noqa: F401
 from .clock import VirtualClock
 from .protocol import AwsError, AwsRequest, error_response, parse
-from .rules import Context, checks_for, handler_for, hooks_for
+from .rules import Context, RawResponse, checks_for, handler_for, hooks_for, runs_unlocked
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_SEED = 2026
@@ -81,6 +84,9 @@ class RegionApp:
     # -- WSGI ----------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if self.world.lambdas.endpoint is None:
+            # Lambda functions call the region back over HTTP; the first request tells us where it listens.
+            self.world.lambdas.learn_endpoint(environ)
         if path.startswith("/_lab/") or path == "/_lab":
             return self.control(environ, start_response)
         request = parse(environ)
@@ -88,6 +94,8 @@ class RegionApp:
             # Unsigned traffic: moto's own /moto-api dashboard and the like.
             with self.lock:
                 return list(self._moto(environ, start_response))
+        if runs_unlocked(request.service, request.action):
+            return self._handle_unlocked(request, start_response)
         with self.lock:
             self.requests += 1
             try:
@@ -95,14 +103,32 @@ class RegionApp:
             except AwsError as err:
                 return self._error(err, request, start_response)
 
-    def _handle(self, request: AwsRequest, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        ctx = Context(ACCOUNT_ID, request.region)
+    def _check(self, request: AwsRequest, ctx: Context) -> None:
         for check in checks_for(request.service, request.action):
             check(request, ctx)
         if request.service == "ec2" and request.flag("DryRun"):
             # AWS answers a dry run after checking the request; moto ignores DryRun on some calls
             # and creates the resource anyway, which would teach the opposite of what DryRun means.
             raise AwsError("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", status=412)
+
+    def _handle_unlocked(self, request: AwsRequest, start_response: Any) -> list[bytes]:
+        """Rules under the lock, then the handler without it (see :func:`.rules.handler`)."""
+        ctx = Context(ACCOUNT_ID, request.region)
+        answer = handler_for(request.service, request.action)
+        assert answer is not None  # runs_unlocked() is only true for a registered handler
+        try:
+            with self.lock:
+                self.requests += 1
+                self._check(request, ctx)
+            return self._answer(request, answer(request, ctx), start_response)
+        except AwsError as err:
+            return self._error(err, request, start_response)
+        except Exception as exc:  # a lab bug: never show its traceback to a learner
+            return self._error(_internal(request, exc), request, start_response)
+
+    def _handle(self, request: AwsRequest, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        ctx = Context(ACCOUNT_ID, request.region)
+        self._check(request, ctx)
         runtime.set_request_params(request.params)
         answer = handler_for(request.service, request.action)
         if answer is not None:
@@ -137,7 +163,14 @@ class RegionApp:
             raise _internal(request, exc) from None
         return captured["status"], captured["headers"], body
 
-    def _answer(self, request: AwsRequest, payload: dict[str, Any], start_response: Any) -> list[bytes]:
+    def _answer(self, request: AwsRequest, payload: dict[str, Any] | RawResponse, start_response: Any) -> list[bytes]:
+        if isinstance(payload, RawResponse):
+            from http import HTTPStatus
+
+            headers = [(k, v) for k, v in payload.headers.items() if k.lower() != "content-length"]
+            headers += [("x-amzn-RequestId", request.request_id), ("Content-Length", str(len(payload.body)))]
+            start_response(f"{payload.status} {HTTPStatus(payload.status).phrase}", headers)
+            return [payload.body]
         if request.protocol != "json":
             raise AwsError("InternalFailure", f"the lab cannot answer {request.service}:{request.action} itself")
         import json

@@ -12,7 +12,14 @@ JSON endpoints next to the AWS ones. They are what ``python -m labsupport region
     GET  /_lab/listeners       every ALB listener and the local URL that answers for it
     GET  /_lab/health-history  every target-health change so far (for timelines)
     GET  /_lab/metrics         ALB metric series and alarm history (CloudWatch has them too)
+    GET  /_lab/lambdas         every Lambda invocation so far (hooks included)
+    POST /_lab/lambdas/wait    {"timeout": 30}: wait until no function is running
     GET  /_lab/rules           the AWS rules this region enforces beyond moto
+    POST /_lab/traffic/start   {"load_balancer": "my-app-alb", "port": 80, "rate": 10, "name": "default"}
+    POST /_lab/traffic/stop    {"name": "default"}  (no name: every stream)
+    GET  /_lab/traffic         per-second request counts (?since=&until=&stream=, epoch s or ISO)
+    GET  /_lab/traffic/summary what the users saw: versions, failures, downtime (same query)
+    GET  /_lab/traffic/streams the synthetic streams running now
     POST /_lab/shutdown        stop the region process
 """
 
@@ -22,9 +29,11 @@ import json
 import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from .. import __version__
 from .rules import catalogue
+from .traffic import control as traffic_control
 
 if TYPE_CHECKING:
     from .app import RegionApp
@@ -45,6 +54,8 @@ class Control:
             body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
             if not isinstance(body, dict):
                 raise ValueError("the body must be a JSON object")
+            if method == "GET":  # GET endpoints take their options from the query string
+                body = {**dict(parse_qsl(environ.get("QUERY_STRING", ""))), **body}
             status, payload = self._route(method, path, body)
         except (ValueError, TypeError) as exc:
             status, payload = 400, {"error": str(exc)}
@@ -86,6 +97,15 @@ class Control:
                     "series": app.world.metrics.summary(),
                     "alarm_history": list(app.world.metrics.alarm_history),
                 }
+        if path == "/_lab/traffic" or path.startswith("/_lab/traffic/"):
+            return traffic_control(app.world, method, path, body)
+        if path == "/_lab/lambdas" and method == "GET":
+            with app.lock:
+                return 200, {"invocations": app.world.lambdas.log()}
+        if path == "/_lab/lambdas/wait" and method == "POST":
+            # Not under the lock: the functions being waited for call back into the region.
+            idle = app.world.lambdas.wait_idle(float(body.get("timeout", 30)))
+            return 200, {"idle": idle}
         if path == "/_lab/rules" and method == "GET":
             return 200, {"rules": catalogue()}
         if path == "/_lab/shutdown" and method == "POST":

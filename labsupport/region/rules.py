@@ -17,7 +17,7 @@ place answers the question "which AWS rules does the lab enforce?": :func:`catal
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .protocol import AwsRequest
@@ -25,11 +25,24 @@ from .protocol import AwsRequest
 Check = Callable[[AwsRequest, "Context"], None]
 After = Callable[[AwsRequest, "Context", int, bytes], None]
 
-Handler = Callable[[AwsRequest, "Context"], dict[str, Any]]
+
+@dataclass
+class RawResponse:
+    """A complete HTTP answer from a handler: for REST protocols, where the body is not always JSON
+    and the status and headers carry results (Lambda ``Invoke``: 202 for an async invocation, the
+    ``X-Amz-Function-Error`` header for a failed function)."""
+
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[AwsRequest, "Context"], "dict[str, Any] | RawResponse"]
 
 _BEFORE: dict[tuple[str, str], list[Check]] = {}
 _AFTER: dict[tuple[str, str], list[After]] = {}
 _HANDLERS: dict[tuple[str, str], Handler] = {}
+_UNLOCKED: set[tuple[str, str]] = set()
 
 
 @dataclass
@@ -69,17 +82,26 @@ def after(service: str, *actions: str) -> Callable[[After], After]:
     return register
 
 
-def handler(service: str, *actions: str) -> Callable[[Handler], Handler]:
+def handler(service: str, *actions: str, locked: bool = True) -> Callable[[Handler], Handler]:
     """Register a function that answers ``actions`` itself (moto never sees the request).
 
     For operations moto does not implement or only stores (CodeDeploy deployments, ECS service
-    deployments): the function returns the response body as a dict, which the region sends as
-    JSON. Only JSON-protocol services can be answered this way.
+    deployments, Lambda invocations): the function returns either the response body as a dict,
+    which the region sends as JSON (JSON protocols only), or a :class:`RawResponse` (any protocol).
+
+    ``locked=False`` runs the handler *without* the region lock (the rules for the action still run
+    under it). Only for a handler that waits on something that itself needs the region, such as a
+    Lambda function calling back into the region over HTTP; such a handler takes ``world.lock``
+    itself, briefly, around every read or change of the region's state.
     """
 
     def register(answer: Handler) -> Handler:
         for action in actions:
             _HANDLERS[(service, action)] = answer
+            if locked:
+                _UNLOCKED.discard((service, action))
+            else:
+                _UNLOCKED.add((service, action))
         return answer
 
     return register
@@ -87,6 +109,11 @@ def handler(service: str, *actions: str) -> Callable[[Handler], Handler]:
 
 def handler_for(service: str, action: str) -> Handler | None:
     return _HANDLERS.get((service, action))
+
+
+def runs_unlocked(service: str, action: str) -> bool:
+    """Was the handler for (service, action) registered with ``locked=False``?"""
+    return (service, action) in _UNLOCKED
 
 
 def checks_for(service: str, action: str) -> list[Check]:

@@ -28,8 +28,10 @@ class World:
     def __init__(self, region: str, lock: threading.RLock, clock: VirtualClock, seed: int) -> None:
         from .ecs_engine import EcsScheduler
         from .health import HealthBook
+        from .lambdas import Lambdas
         from .listeners import Listeners
         from .metrics import Metrics
+        from .traffic import Traffic
 
         self.region = region
         self._backends: dict[str, Any] = {}
@@ -41,6 +43,8 @@ class World:
         self.ecs = EcsScheduler(self)
         self.listeners = Listeners(self)
         self.metrics = Metrics(self)
+        self.lambdas = Lambdas(self)
+        self.traffic = Traffic(self)  # after the listeners: it observes their requests
 
     def backend(self, service: str) -> Any:
         """moto's backend for ``service`` in this region (cached: health checks ask thousands of times)."""
@@ -65,6 +69,8 @@ class World:
         self.health.clear()
         self.ecs.clear()
         self.metrics.clear()
+        self.lambdas.clear()
+        self.traffic.clear()
 
     def shutdown(self) -> None:
         self.listeners.close_all()
