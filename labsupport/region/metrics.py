@@ -431,35 +431,49 @@ class Metrics:
 
     # -- inputs ------------------------------------------------------------------------------------
     def _served(self, served: Served) -> None:
+        self.served_many(served, 1)
+
+    def served_many(self, served: Served, count: int) -> None:
+        """Count ``count`` identical requests at once (synthetic traffic sends thousands per second)."""
+        if count <= 0:
+            return
         lb_arn = load_balancer_of_listener(served.listener_arn)
         if lb_arn is None or ":loadbalancer/app/" not in lb_arn:
             return  # a Network Load Balancer's metrics live in AWS/NetworkELB, which the lab does not emulate
-        buckets = self._buckets.setdefault(_minute(served.at), {})
-        lb = buckets.setdefault((None, lb_arn), _Bucket())
-        lb.requests += 1
+        minute = _minute(served.at)
+        buckets = self._buckets.get(minute)
+        if buckets is None:
+            buckets = self._buckets[minute] = {}
+        lb = buckets.get((None, lb_arn))
+        if lb is None:
+            lb = buckets[(None, lb_arn)] = _Bucket()
+        lb.requests += count
         status_class = served.status // 100
         chosen = served.target is not None  # the load balancer picked a target (even if it then failed)
         if chosen:
-            lb.counts["RequestCount"] += 1
+            lb.counts["RequestCount"] += count
         if served.source == "elb":
             if status_class in (3, 4, 5):
-                lb.counts[f"HTTPCode_ELB_{status_class}XX_Count"] += 1
+                lb.counts[f"HTTPCode_ELB_{status_class}XX_Count"] += count
             if served.status in (500, 502, 503, 504):
-                lb.counts[f"HTTPCode_ELB_{served.status}_Count"] += 1
+                lb.counts[f"HTTPCode_ELB_{served.status}_Count"] += count
             if served.status in (301, 302) and served.target_group_arn is None:
-                lb.counts["HTTP_Redirect_Count"] += 1
+                lb.counts["HTTP_Redirect_Count"] += count
         tg = None
         if served.target_group_arn and chosen:
-            tg = buckets.setdefault((served.target_group_arn, lb_arn), _Bucket())
-            tg.requests += 1
-            tg.counts["RequestCount"] += 1
+            key = (served.target_group_arn, lb_arn)
+            tg = buckets.get(key)
+            if tg is None:
+                tg = buckets[key] = _Bucket()
+            tg.requests += count
+            tg.counts["RequestCount"] += count
         if served.source == "target" and 2 <= status_class <= 5:
             delay_ms = getattr(served, "delay_ms", None)
             seconds = BASE_RESPONSE_SECONDS + (float(delay_ms) / 1000.0 if delay_ms else 0.0)
             for bucket in (lb, tg):
                 if bucket is not None:
-                    bucket.counts[f"HTTPCode_Target_{status_class}XX_Count"] += 1
-                    bucket.response_times[seconds] += 1
+                    bucket.counts[f"HTTPCode_Target_{status_class}XX_Count"] += count
+                    bucket.response_times[seconds] += count
 
     def _health_changed(self, change: Change) -> None:
         hosts = self._hosts.get(change.tg_arn)
