@@ -122,7 +122,8 @@ Attempt = tuple[str, Callable[[], None]]
 
 
 def changes(page: Any, widget: Any) -> list[Attempt]:
-    """Ways to change the widget's first slider, else its first dropdown, else its first text box.
+    """Ways to change the widget's first slider, else its first dropdown, else its first text box,
+    else its first button that is not a plain Refresh.
 
     Several, in order: a change may legitimately land in an error state (a narrower VPC that no
     longer fits its subnets, say), and then the test tries the next one (the other direction).
@@ -172,6 +173,14 @@ def changes(page: Any, widget: Any) -> list[Attempt]:
             return run
 
         return [(f"text {old!r} -> {new!r}", type_in(new)) for new in _other_texts(old)]
+    # Last resort: a button that changes what the widget shows (e.g. "watch 10 s more" on the
+    # target-health timeline). A lone Refresh button redraws the same picture, so it does not count.
+    buttons = widget.locator("button.widget-button")
+    for i in range(buttons.count()):
+        button = buttons.nth(i)
+        label = button.inner_text().strip()
+        if label and "refresh" not in label.lower():
+            return [(f"button {label!r}", button.click)]
     return []
 
 
