@@ -16,11 +16,14 @@ place answers the question "which AWS rules does the lab enforce?": :func:`catal
 
 from __future__ import annotations
 
+import functools
+import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .protocol import AwsRequest
+from .protocol import AwsError, AwsRequest
 
 Check = Callable[[AwsRequest, "Context"], None]
 After = Callable[[AwsRequest, "Context", int, bytes], None]
@@ -61,11 +64,26 @@ class Context:
 
 
 def rule(service: str, *actions: str) -> Callable[[Check], Check]:
-    """Register ``check`` to run before moto for each of ``actions`` of ``service``."""
+    """Register ``check`` to run before moto for each of ``actions`` of ``service``.
+
+    A rule that refuses raises ``AwsError``. Any other exception is a bug in the rule: it is
+    logged to the region's log and the request goes on to moto, so a lab bug never hides the
+    answer a learner would otherwise get.
+    """
 
     def register(check: Check) -> Check:
+        @functools.wraps(check)
+        def guarded(request: AwsRequest, ctx: Context) -> None:
+            try:
+                check(request, ctx)
+            except AwsError:
+                raise
+            except Exception:
+                print(f"labsupport region: rule {check.__name__} failed, request passed to moto:", file=sys.stderr)
+                traceback.print_exc(file=sys.stderr)
+
         for action in actions:
-            _BEFORE.setdefault((service, action), []).append(check)
+            _BEFORE.setdefault((service, action), []).append(guarded)
         return check
 
     return register
