@@ -23,7 +23,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(3, "Security groups and the packet walk", "03_security_groups_packet_walk.ipynb"),
     Chapter(4, "The Application Load Balancer", "04_load_balancer.ipynb"),
     Chapter(5, "ECS on Fargate", "05_ecs_fargate.ipynb"),
-    Chapter(6, "Recreate vs rolling", ""),
+    Chapter(6, "Recreate vs rolling", "06_recreate_vs_rolling.ipynb"),
     Chapter(7, "Blue/green with CodeDeploy", ""),
     Chapter(8, "Canary, linear, hooks, alarms, rollback", ""),
     Chapter(9, "ECS built-in blue/green", ""),

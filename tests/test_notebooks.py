@@ -45,6 +45,10 @@ MODES: dict[str, tuple[str, str]] = {
         STRICT,
         "task addresses, states and target health are deterministic on the virtual clock; no IDs printed",
     ),
+    "06_recreate_vs_rolling": (
+        STRICT,
+        "seeded traffic and deployments on the virtual clock; times are seconds since each release, no IDs",
+    ),
 }
 
 pytestmark = pytest.mark.notebooks

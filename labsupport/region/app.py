@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
-from . import ec2_rules, ecs_rules, elbv2_rules, engine_hooks, iam_rules, lambdas, patches, runtime  # noqa: F401
+from . import codedeploy, ec2_rules, ecs_rules, elbv2_rules, engine_hooks, iam_rules, lambdas, patches, runtime  # noqa: F401
 from .clock import VirtualClock
 from .protocol import AwsError, AwsRequest, error_response, parse
 from .rules import Context, RawResponse, checks_for, handler_for, hooks_for, runs_unlocked

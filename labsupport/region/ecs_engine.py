@@ -25,6 +25,9 @@ moto stores services but starts no tasks. Here, as on ECS:
   logic, at most every 15 minutes), and the deployment circuit breaker, when enabled, fails (and
   optionally rolls back) a deployment whose tasks keep failing;
 - service ``events`` carry ECS's own wording ("has started 2 tasks", "has reached a steady state").
+- services with the ``CODE_DEPLOY`` or ``EXTERNAL`` controller run their tasks in task sets
+  (:mod:`.task_sets`, ``self.task_sets``): the same task life, each set's tasks in its own target group,
+  and events naming the set (``(service s, taskSet ecs-svc/…) has started 2 tasks: …``).
 
 Every step is an event on the virtual clock, so ``clock advance 1m`` plays one minute of ECS.
 A failure inside one of these events is a lab bug: it is recorded in ``clock.errors`` (shown by
@@ -115,6 +118,8 @@ class TaskRun:
     replacement: str | None = None  # the task started to replace this one
     stopping: bool = False
     stopped: bool = False
+    task_set: str | None = None  # the task set (ecs-svc/…) a CODE_DEPLOY or EXTERNAL service runs it in
+    load_balancers: list[dict[str, Any]] | None = None  # the task set's own; None: the service's
 
 
 @dataclass
@@ -150,12 +155,17 @@ class EcsScheduler:
         self._launches = 0
         self._deployments_made = 0
         world.health.listeners.append(self._on_health_change)
+        from .task_sets import TaskSetEngine
+
+        # Task sets (CODE_DEPLOY and EXTERNAL services) run their tasks through this scheduler.
+        self.task_sets = TaskSetEngine(self)
 
     def clear(self) -> None:
         self.tasks.clear()
         self.services.clear()
         self._launches = 0
         self._deployments_made = 0
+        self.task_sets.clear()
 
     # -- helpers -----------------------------------------------------------------------------
     @property
@@ -168,9 +178,9 @@ class EcsScheduler:
     def _service(self, run: ServiceRun) -> Any | None:
         return self.ecs.services.get(f"{run.cluster}:{run.name}")
 
-    def event(self, service: Any, message: str) -> None:
-        """Add a service event, newest first, as ECS does."""
-        entry = {"id": "", "createdAt": self._now(), "message": f"(service {service.name}) {message}"}
+    def event(self, service: Any, message: str, task_set: str | None = None) -> None:
+        """Add a service event, newest first, as ECS does (``(service s, taskSet ecs-svc/…)`` for a task set)."""
+        entry = {"id": "", "createdAt": self._now(), "message": f"({_scope(service, task_set)}) {message}"}
         self._set_event_id(service, entry)
         service.events.insert(0, entry)
         del service.events[MAX_EVENTS:]
@@ -180,17 +190,18 @@ class EcsScheduler:
         seed = f"{service.arn}/{len(service.events)}/{entry['createdAt'].timestamp()}/{entry['message']}"
         entry["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
 
-    def _count_event(self, service: Any, verb: str, count: int, tg_arn: str) -> None:
+    def _count_event(self, service: Any, verb: str, count: int, tg_arn: str, task_set: str | None = None) -> None:
         """``registered N targets in (target-group …)``: ECS reports the targets of one moment together."""
-        pattern = re.compile(rf"^\(service {re.escape(service.name)}\) {verb} (\d+) targets in \(target-group (.+)\)$")
+        scope = _scope(service, task_set)
+        pattern = re.compile(rf"^\({re.escape(scope)}\) {verb} (\d+) targets in \(target-group (.+)\)$")
         if service.events:
             newest = service.events[0]
             found = pattern.match(newest["message"])
             if found and found.group(2) == tg_arn and newest["createdAt"] == self._now():
                 total = int(found.group(1)) + count
-                newest["message"] = f"(service {service.name}) {verb} {total} targets in (target-group {tg_arn})"
+                newest["message"] = f"({scope}) {verb} {total} targets in (target-group {tg_arn})"
                 return
-        self.event(service, f"{verb} {count} targets in (target-group {tg_arn})")
+        self.event(service, f"{verb} {count} targets in (target-group {tg_arn})", task_set)
 
     def _record_error(self, where: str, exc: BaseException) -> None:
         errors = self.world.clock.errors
@@ -280,6 +291,9 @@ class EcsScheduler:
             first["id"] = self._deployment_id()
         service.running_count = 0
         service.pending_count = 0
+        if service.deployment_controller.get("type", "ECS") == "CODE_DEPLOY":
+            # "creating it makes an initial task set" (PRIMARY, 100 %) that runs the service's tasks.
+            self.task_sets.initial_for_service(service)
         self.schedule_reconcile(run)
 
     def service_updated(self, service: Any, params: dict[str, Any], previous_td: str | None) -> None:
@@ -415,8 +429,13 @@ class EcsScheduler:
                 self.stop_task(task.task_arn, f"Scaling activity initiated by (deployment {primary})", SCHEDULER)
             self._refresh_counts(service)
             return
-        if service.deployment_controller.get("type", "ECS") != "ECS" or not service.deployments:
-            return  # CodeDeploy and EXTERNAL services are driven through task sets
+        if service.deployment_controller.get("type", "ECS") != "ECS":
+            # CodeDeploy and EXTERNAL services run their tasks in task sets.
+            self._find_unhealthy(service, run)
+            self.task_sets.reconcile(service, run)
+            return
+        if not service.deployments:
+            return
         self._find_unhealthy(service, run)
         primary = service.deployments[0]
         desired = int(service.desired_count or 0)
@@ -600,6 +619,9 @@ class EcsScheduler:
         service.deployments[:] = keep
 
     def _refresh_counts(self, service: Any) -> None:
+        if service.deployment_controller.get("type", "ECS") != "ECS":
+            self.task_sets.refresh(service)  # the service counts what its task sets run
+            return
         running = pending = 0
         for dep in service.deployments:
             dep_running = dep_pending = 0
@@ -705,8 +727,10 @@ class EcsScheduler:
         self.schedule_reconcile(run)
 
     # -- one task's life ---------------------------------------------------------------------
-    def _pick_subnet(self, service: Any, run: ServiceRun) -> tuple[str, list[str], bool]:
-        config = (service.network_configuration or {}).get("awsvpcConfiguration", {})
+    def _pick_subnet(
+        self, service: Any, run: ServiceRun, network: dict[str, Any] | None = None
+    ) -> tuple[str, list[str], bool]:
+        config = (network or service.network_configuration or {}).get("awsvpcConfiguration", {})
         subnets = list(config.get("subnets") or [])
         groups = list(config.get("securityGroups") or [])
         public = str(config.get("assignPublicIp", "DISABLED")).upper() == "ENABLED"
@@ -728,10 +752,21 @@ class EcsScheduler:
         subnet = min(subnets, key=lambda s: (per_zone.get(zone(s), 0), per_subnet[s], subnets.index(s)))
         return subnet, groups, public
 
-    def _launch(self, service: Any, run: ServiceRun, deployment: dict[str, Any]) -> TaskRun | None:
+    def _launch(
+        self,
+        service: Any,
+        run: ServiceRun,
+        deployment: dict[str, Any],
+        *,
+        network: dict[str, Any] | None = None,
+        load_balancers: list[dict[str, Any]] | None = None,
+        platform_version: str | None = None,
+        task_set: str | None = None,
+    ) -> TaskRun | None:
+        """Start one task of ``deployment`` (``{"id", "taskDefinition"}``); a task set passes its own settings."""
         from .ipam import next_free_address
 
-        subnet, groups, public = self._pick_subnet(service, run)
+        subnet, groups, public = self._pick_subnet(service, run, network)
         ec2 = self.world.backend("ec2")
         full = next_free_address(ec2, ec2.get_subnet(subnet)) is None
         net = {
@@ -743,7 +778,7 @@ class EcsScheduler:
         }
         self.launching = True
         try:
-            tasks = self._run_task(service, deployment, net)
+            tasks = self._run_task(service, deployment, net, platform_version)
         finally:
             self.launching = False
         failure = None
@@ -753,19 +788,24 @@ class EcsScheduler:
                 f"Unexpected EC2 error while attempting to Create Network Interface {where} '{subnet}': "
                 "InsufficientFreeAddressesInSubnet"
             )
-        return self._adopt(
+        adopted = self._adopt(
             tasks[0],
             service.arn,
             deployment["id"],
             subnet,
-            service.load_balancers,
+            service.load_balancers if load_balancers is None else load_balancers,
             public,
             groups=groups,
-            platform_version=str(service.platform_version or "LATEST"),
+            platform_version=str(platform_version or service.platform_version or "LATEST"),
             launch_failure=failure,
         )
+        adopted.task_set = task_set
+        adopted.load_balancers = load_balancers
+        return adopted
 
-    def _run_task(self, service: Any, deployment: dict[str, Any], net: dict[str, Any]) -> list[Any]:
+    def _run_task(
+        self, service: Any, deployment: dict[str, Any], net: dict[str, Any], platform_version: str | None = None
+    ) -> list[Any]:
         return self.ecs.run_task(
             service.cluster_name,
             deployment["taskDefinition"],
@@ -776,7 +816,7 @@ class EcsScheduler:
             "FARGATE",
             networking_configuration=net,
             group=f"service:{service.name}",
-            platform_version=service.platform_version or "LATEST",
+            platform_version=platform_version or service.platform_version or "LATEST",
         )
 
     def adopt_run_task(self, task: Any, public: bool, groups: list[str] | None = None) -> None:
@@ -963,14 +1003,16 @@ class EcsScheduler:
             srun.start_failures, srun.throttle_reported = 0, False
         service = self._service_of(run)
         if service is not None and run.container_port is not None:
-            for lb in service.load_balancers or []:
+            # A task set's tasks go into the task set's own target group (blue or green).
+            balancers = run.load_balancers if run.load_balancers is not None else service.load_balancers
+            for lb in balancers or []:
                 tg_arn = lb.get("targetGroupArn")
                 if not tg_arn:
                     continue
                 port = int(lb.get("containerPort", run.container_port))
                 self.register_target(tg_arn, run.ip, port)
                 run.registered.append((tg_arn, run.ip, port))
-                self._count_event(service, "registered", 1, tg_arn)
+                self._count_event(service, "registered", 1, tg_arn, run.task_set)
         if srun is not None and srun.grace_period > 0:
             # The grace period hides failed health checks; look again the moment it ends.
             self.wake_at(srun, run.started_at + srun.grace_period)
@@ -1049,7 +1091,7 @@ class EcsScheduler:
                 self.world.health.deregister(tg_arn, ip)
                 delay = max(delay, self.world.health.deregistration_delay(tg_arn))
                 if service is not None:
-                    self._count_event(service, "deregistered", 1, tg_arn)
+                    self._count_event(service, "deregistered", 1, tg_arn, run.task_set)
             run.registered = []
         # The target drains (no new requests, in-flight ones finish) before the container is signalled.
         self._later(delay, task_arn, self._sigterm, name="ecs: stopping")
@@ -1167,6 +1209,7 @@ class EcsScheduler:
                 self.event(
                     service,
                     f"(task {task_id}) (port {port}) is unhealthy in (target-group {tg_arn}) due to (reason {why}).",
+                    task.task_set,
                 )
                 task.unhealthy = True
                 task.failed_tg = tg_arn
@@ -1179,6 +1222,11 @@ class EcsScheduler:
         if task.registered and self._status(task) == "RUNNING":
             self.event(service, "has begun draining connections on 1 tasks.")
         self.stop_task(task.task_arn, f"Task failed ELB health checks in (target-group {task.failed_tg})", SCHEDULER)
+
+
+def _scope(service: Any, task_set: str | None) -> str:
+    """The subject of a service event: ``service s``, or ``service s, taskSet ecs-svc/…`` for a task set's."""
+    return f"service {service.name}, taskSet {task_set}" if task_set else f"service {service.name}"
 
 
 def _detail(task: Any, name: str) -> str:

@@ -14,7 +14,11 @@ handing over to the engines, three wrappers correct what moto answers:
 - ``UpdateService`` keeps the scheduler's deployments and counts (moto renamed the current
   deployment on ``forceNewDeployment`` and pretended the new desired count was reached at once);
 - ``DescribeTargetHealth`` reports the health the region's load balancer measured, draining targets
-  included (moto said ``healthy`` for every registered target).
+  included (moto said ``healthy`` for every registered target);
+- the task-set calls run real tasks (:mod:`.task_sets`): ``CreateTaskSet`` no longer starts moto's
+  untracked tasks, ``DeleteTaskSet`` drains the set instead of dropping it (and refuses the PRIMARY one
+  without ``force``), ``UpdateServicePrimaryTaskSet`` accepts a task set id as well as its ARN, and
+  ``DescribeTaskSets``/``DescribeServices`` show the counts and stability of this moment.
 """
 
 from __future__ import annotations
@@ -24,6 +28,24 @@ from typing import Any
 from . import runtime
 
 _MARK = "_labsupport_engine_hook"
+
+
+def _check_scale(scale: Any) -> None:
+    """A task set's scale is a percentage from 0 to 100 (botocore ``Scale.value``)."""
+    if not scale:
+        return
+    from .protocol import AwsError
+
+    try:
+        value = float(scale.get("value", 100.0))
+    except (TypeError, ValueError, AttributeError):
+        value = -1.0
+    if not 0.0 <= value <= 100.0 or str(scale.get("unit", "PERCENT")) != "PERCENT":
+        # The range is AWS's; the wording is ours.
+        raise AwsError(
+            "InvalidParameterException",
+            f"scale must be {{value: 0 to 100, unit: PERCENT}}; got {scale!r}.",
+        )
 
 
 def _wrap(cls: Any, name: str, make: Any) -> None:
@@ -129,6 +151,81 @@ def install() -> None:
 
         return hooked
 
+    # -- ECS task sets: real tasks (see task_sets.py) ---------------------------------------------
+    def create_task_set(original: Any) -> Any:
+        def hooked(self: Any, service: str, cluster_str: str, task_definition: str, *args: Any, **kwargs: Any) -> Any:
+            scale = kwargs.get("scale")
+            _check_scale(scale)
+            # moto would start untracked tasks itself; the scheduler starts (and keeps) the real ones.
+            kwargs["scale"] = None
+            task_set = original(self, service, cluster_str, task_definition, *args, **kwargs)
+            runtime.get().ecs.task_sets.created(task_set, scale)
+            return task_set
+
+        return hooked
+
+    def update_task_set(original: Any) -> Any:
+        def hooked(self: Any, cluster: str, service: str, task_set: str, scale: dict[str, Any]) -> Any:
+            _check_scale(scale)
+            found = original(self, cluster, service, task_set, scale)
+            runtime.get().ecs.task_sets.scaled(found, scale)
+            return found
+
+        return hooked
+
+    def delete_task_set(original: Any) -> Any:
+        def hooked(self: Any, cluster: str, service: str, task_set: str) -> Any:
+            cluster = cluster or "default"
+            engine = runtime.get().ecs.task_sets
+            svc = self.services.get(f"{cluster.split('/')[-1]}:{str(service).split('/')[-1]}")
+            found = engine.find(svc, task_set) if svc is not None else None
+            if found is None:
+                return original(self, cluster, service, task_set)  # moto's not-found errors
+            # moto removed the set at once and left its tasks running; ECS drains it first.
+            return engine.delete(svc, found, force=bool(runtime.request_params().get("force")))
+
+        return hooked
+
+    def update_service_primary_task_set(original: Any) -> Any:
+        def hooked(self: Any, cluster: str, service: str, primary_task_set: str) -> Any:
+            engine = runtime.get().ecs.task_sets
+            svc = self.services.get(f"{(cluster or 'default').split('/')[-1]}:{str(service).split('/')[-1]}")
+            found = engine.find(svc, primary_task_set) if svc is not None else None
+            if found is None:
+                return original(self, cluster, service, primary_task_set)  # moto's not-found errors
+            # moto matched only a full ARN and turned DRAINING sets back into ACTIVE ones.
+            engine.made_primary(svc, found)
+            return found
+
+        return hooked
+
+    def describe_task_sets(original: Any) -> Any:
+        def hooked(self: Any, cluster_str: str, service: str, task_sets: list[str]) -> Any:
+            found = original(self, cluster_str, service, task_sets)
+            svc = self.services.get(f"{cluster_str.split('/')[-1]}:{str(service).split('/')[-1]}")
+            if svc is not None:
+                runtime.get().ecs.task_sets.refresh(svc)
+            return found
+
+        return hooked
+
+    def describe_services(original: Any) -> Any:
+        def hooked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            result = original(self, *args, **kwargs)
+            services = result[0] if isinstance(result, tuple) else result
+            for svc in services or []:
+                if getattr(svc, "task_sets", None):
+                    runtime.get().ecs.task_sets.refresh(svc)
+            return result
+
+        return hooked
+
+    _wrap(EC2ContainerServiceBackend, "create_task_set", create_task_set)
+    _wrap(EC2ContainerServiceBackend, "update_task_set", update_task_set)
+    _wrap(EC2ContainerServiceBackend, "delete_task_set", delete_task_set)
+    _wrap(EC2ContainerServiceBackend, "update_service_primary_task_set", update_service_primary_task_set)
+    _wrap(EC2ContainerServiceBackend, "describe_task_sets", describe_task_sets)
+    _wrap(EC2ContainerServiceBackend, "describe_services", describe_services)
     _wrap(EC2ContainerServiceBackend, "create_service", create_service)
     _wrap(EC2ContainerServiceBackend, "update_service", update_service)
     _wrap(EC2ContainerServiceBackend, "delete_service", delete_service)

@@ -26,6 +26,7 @@ ACCOUNT_ID = "123456789012"
 
 class World:
     def __init__(self, region: str, lock: threading.RLock, clock: VirtualClock, seed: int) -> None:
+        from .codedeploy import CodeDeploy
         from .ecs_engine import EcsScheduler
         from .health import HealthBook
         from .lambdas import Lambdas
@@ -45,6 +46,7 @@ class World:
         self.metrics = Metrics(self)
         self.lambdas = Lambdas(self)
         self.traffic = Traffic(self)  # after the listeners: it observes their requests
+        self.codedeploy = CodeDeploy(self)  # after ecs and lambdas: it drives task sets and invokes hooks
 
     def backend(self, service: str) -> Any:
         """moto's backend for ``service`` in this region (cached: health checks ask thousands of times)."""
